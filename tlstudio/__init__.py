@@ -1,0 +1,3 @@
+"""TL Studio: transfer learning on images, built on fastai."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The engine: plain Python, fastai and torch. Never imports Qt or pyqtgraph."""

@@ -1,0 +1,72 @@
+"""Configuration the GUI and the CLI hand to the engine: plain frozen dataclasses."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """fastai's item resize plus `aug_transforms` arguments, and normalization."""
+
+    size: int = 128
+    resize_method: str = "crop"  # "crop" | "pad" | "squish" (fastai ResizeMethod)
+    enabled: bool = True  # False: no batch augmentation at all
+    do_flip: bool = True
+    flip_vert: bool = False
+    max_rotate: float = 10.0
+    min_zoom: float = 1.0
+    max_zoom: float = 1.1
+    max_lighting: float = 0.2
+    max_warp: float = 0.2
+    p_affine: float = 0.75
+    p_lighting: float = 0.75
+    min_scale: float = 1.0  # < 1.0 turns on random resized crop in aug_transforms
+    normalize: str = "imagenet"  # "imagenet" | "none"
+
+    def with_(self, **changes) -> "AugmentConfig":
+        return replace(self, **changes)
+
+
+AUGMENT_PRESETS: dict[str, AugmentConfig] = {
+    "none": AugmentConfig(enabled=False),
+    "light": AugmentConfig(max_rotate=5.0, max_zoom=1.05, max_lighting=0.1, max_warp=0.0, p_affine=0.5, p_lighting=0.5),
+    "fastai default": AugmentConfig(),
+    "strong": AugmentConfig(
+        max_rotate=20.0, max_zoom=1.3, max_lighting=0.4, max_warp=0.3, p_affine=0.9, p_lighting=0.9, min_scale=0.6
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs besides the dataset itself."""
+
+    arch: str = "mobilenet_v2"
+    pretrained: bool = True
+    weights_file: Path | None = None  # a user-imported .pth for `arch`
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    bs: int = 32
+    # Stage 1: body frozen, head trained with fit_one_cycle(freeze_epochs, head_lr).
+    freeze_epochs: int = 1
+    head_lr: float | None = None  # None: base_lr, as fastai's fine_tune does
+    # Stage 2: freeze_to(-unfreeze_depth) (None: unfreeze all) then
+    # fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr)).
+    epochs: int = 3
+    unfreeze_depth: int | None = None
+    base_lr: float = 2e-3
+    lr_mult: float = 100.0
+    fast_head: bool = True  # train stage 1 on cached body features when possible
+    keep_best: bool = False  # restore the epoch with the lowest valid loss
+    early_stopping_patience: int | None = None  # epochs without improvement
+    seed: int | None = 42
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
+    num_workers: int = 0
+    valid_pct: float = 0.2  # used only when the dataset has no split folders
+
+    def with_(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)
+
+    @property
+    def stage1_lr(self) -> float:
+        return self.head_lr if self.head_lr is not None else self.base_lr

@@ -1,0 +1,16 @@
+"""Learning rate page (placeholder until implemented)."""
+from PySide6.QtWidgets import QLabel, QVBoxLayout
+
+from tlstudio.qt.pages.base import Page, NEEDS_DATASET
+
+
+class LrPage(Page):
+    key = "lr"
+    title = "Learning rate"
+
+    def __init__(self, state, parent=None):
+        super().__init__(state, parent)
+        QVBoxLayout(self).addWidget(QLabel("Learning rate"))
+
+    def missing(self):
+        return NEEDS_DATASET if self.state.dataset is None else None
