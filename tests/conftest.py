@@ -80,3 +80,6 @@ def demo_dir() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+from fixtures_engine import *  # noqa: E402,F401,F403  (tiny_spec, trained_result, ...)
