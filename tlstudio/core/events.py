@@ -97,6 +97,7 @@ class LrFindResult:
     stage: int  # 1 = head only, 2 = unfrozen to `depth`
     depth: int | None  # groups trainable while it ran (None: all)
     cancelled: bool = False
+    skipped: tuple[tuple[str, str], ...] = ()  # (suggestion name, reason) fastai could not compute
 
     def suggestion(self, name: str) -> LrSuggestion:
         return next(s for s in self.suggestions if s.name == name)
