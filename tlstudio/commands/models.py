@@ -1,0 +1,61 @@
+"""`tlstudio models`: the architecture registry and where each one's weights are."""
+from __future__ import annotations
+
+import json
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list the architectures and whether their pretrained weights are on this machine",
+        description="List the architectures TL Studio can train, with parameter count, input size, "
+        "layer groups (what the unfreeze depth counts) and where their pretrained weights are.",
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.set_defaults(run=run)
+
+
+def rows() -> list[dict]:
+    from tlstudio.core.models import ARCHS
+
+    out = []
+    for info in ARCHS.values():
+        status = info.weights_status()
+        out.append({
+            "name": info.name,
+            "source": info.source,
+            "params": info.params,
+            "input_size": info.input_size,
+            "layer_groups": info.n_groups,
+            "group_names": list(info.group_names),
+            "weights": status or "not on this machine",
+            "weights_available": status is not None,
+        })
+    return out
+
+
+def format_table(table: list[dict]) -> str:
+    header = ("architecture", "source", "params", "input", "groups", "weights")
+    lines = [
+        (r["name"], r["source"], f"{r['params'] / 1e6:.1f}M", str(r["input_size"]), str(r["layer_groups"]), r["weights"])
+        for r in table
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header) - 1)]
+    right = {2, 3, 4}  # numbers line up on the right
+
+    def fmt(row):
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells + [row[-1]])
+
+    return "\n".join(fmt(row) for row in [header, *lines])
+
+
+def run(args) -> int:
+    table = rows()
+    if args.json:
+        print(json.dumps(table, indent=2))
+    else:
+        print(format_table(table))
+        if not any(r["weights_available"] for r in table):
+            print("\nNo pretrained weights on this machine; import a .pth with --weights FILE.")
+    return 0

