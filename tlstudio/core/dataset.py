@@ -1,14 +1,23 @@
 """Scan a dropped path into a DatasetSpec: items, labels, splits and skipped files.
 
-(Data model fixed here; scanning is implemented below by `scan`.)
+`scan` accepts a folder of class folders, train/valid(/test) folders, a CSV of
+file,label rows, or a .zip of any of these. Files are found by
+`dataset_layouts`, extracted by `dataset_zip` and checked by `image_check`
+(headers only, never decoded); this module puts the result together, splits
+it and says what is wrong in plain words.
 """
 from __future__ import annotations
 
-from collections import Counter
+import os
+import random
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlstudio.core.errors import UserFacingError
+from tlstudio.core.events import Cancelled, NullReporter, Progress
+from tlstudio.core.image_check import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, MODE_NOTES, check_image
 
 SPLITS = ("train", "valid", "test")
 
@@ -36,6 +45,9 @@ class DatasetSpec:
     warnings: list[str] = field(default_factory=list)
     source_zip: Path | None = None
     seed: int | None = None  # seed of the random split, None when split by folders
+    data_dir: Path | None = None  # folder the items lie under (inside a wrapper folder or the zip cache)
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) per item, from headers
+    modes: list[str] = field(default_factory=list)  # PIL mode per item ("RGB", "L", "CMYK", ...)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -54,3 +66,172 @@ class DatasetSpec:
     @property
     def has_test(self) -> bool:
         return "test" in self.splits
+
+
+_CHUNK = 256  # files per thread-pool task: large enough to amortise the hand-off
+
+
+def scan(
+    path,
+    *,
+    valid_pct: float = 0.2,
+    test_pct: float = 0.0,
+    seed: int = 42,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    reporter=None,
+    cache_dir=None,
+) -> DatasetSpec:
+    """Find the images under `path`, check their headers, and split them.
+
+    Raises DatasetError for problems the user must fix and events.Cancelled
+    when `reporter.cancel_requested()`."""
+    from tlstudio.core import dataset_layouts, dataset_zip
+
+    reporter = reporter or NullReporter()
+    if not (0 <= valid_pct < 1 and 0 <= test_pct < 1 and valid_pct + test_pct < 1):
+        raise DatasetError(f"valid ({valid_pct}) and test ({test_pct}) fractions must be in [0, 1) and sum below 1")
+    root = Path(path).expanduser().absolute()
+    if not root.exists():
+        kind = "is a broken link" if root.is_symlink() else "does not exist"
+        raise DatasetError(f"{root} {kind}")
+    source_zip, extra_skipped = None, []
+    if root.is_dir():
+        found = dataset_layouts.find_in_folder(str(root), reporter)
+    elif root.suffix.lower() == ".zip":
+        source_zip = root
+        folder, extra_skipped = dataset_zip.extract_zip(root, cache_dir, reporter)
+        found = dataset_layouts.find_in_folder(str(folder), reporter)
+    elif root.suffix.lower() in (".csv", ".tsv"):
+        found = dataset_layouts.read_csv(root)
+    elif root.suffix.lower() in IMAGE_EXTENSIONS:
+        raise DatasetError(f"{root} is a single image; drop a folder with one subfolder per class, "
+                           "a .zip of one, or a CSV file of file,label rows")
+    else:
+        raise DatasetError(f"{root} is not a folder, a .zip archive or a .csv file of file,label rows")
+
+    checks = _check_all([c[0] for c in found.candidates], max_pixels, reporter)
+    spec = DatasetSpec(root=root, layout=found.layout, items=[], labels=[], splits=[], classes=[],
+                       skipped=extra_skipped + found.skipped, warnings=list(found.warnings),
+                       source_zip=source_zip, data_dir=found.data_dir)
+    fixed: list[str | None] = []
+    odd_modes: dict[str, list[Path]] = defaultdict(list)
+    for (file, label, split), check in zip(found.candidates, checks):
+        item = Path(file)
+        if not check.ok:
+            spec.skipped.append(SkippedFile(item, check.reason, check.detail))
+            continue
+        spec.items.append(item)
+        spec.labels.append(label)
+        spec.sizes.append((check.width, check.height))
+        spec.modes.append(check.mode)
+        fixed.append(split)
+        if check.mode in MODE_NOTES:
+            odd_modes[check.mode].append(item)
+    _require_images(spec, found)
+    spec.classes = sorted(set(spec.labels))
+    spec.splits, spec.seed = _assign_splits(spec, fixed, valid_pct, test_pct, seed)
+    spec.warnings += _mode_warnings(odd_modes) + _class_warnings(spec)
+    reporter.emit(Progress("scan", len(found.candidates), len(found.candidates), "Scan complete"))
+    return spec
+
+
+def _check_all(files: list[str], max_pixels: int, reporter) -> list:
+    """Header checks in a thread pool: reads release the GIL, so a cold disk
+    cache (or a network drive) keeps several requests in flight."""
+    total = len(files)
+    chunks = [files[i : i + _CHUNK] for i in range(0, total, _CHUNK)]
+    results: list = []
+    workers = min(8, (os.cpu_count() or 2) * 2)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tlstudio-scan") as pool:
+        try:
+            for done in pool.map(lambda chunk: [check_image(f, max_pixels) for f in chunk], chunks):
+                results += done
+                if reporter.cancel_requested():
+                    raise Cancelled()
+                reporter.emit(Progress("scan", len(results), total, "Checking images"))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return results
+
+
+def _require_images(spec: DatasetSpec, found) -> None:
+    if spec.items:
+        labels = set(spec.labels)
+        if len(labels) == 1:
+            (only,) = labels
+            raise DatasetError(f"{spec.root} has only one class ('{only}', {len(spec.items)} images); "
+                               "a classifier needs at least two, one subfolder per class")
+        return
+    expected = ("Expected one subfolder per class (e.g. cats/ and dogs/ holding the images), "
+                "train/ and valid/ folders each holding class subfolders, or a CSV file with file,label columns")
+    if found.layout == "csv":
+        expected = "None of the files listed in the CSV is a usable image"
+    message = f"No images found in {spec.root}. {expected}."
+    if spec.skipped:
+        reasons = Counter(s.reason for s in spec.skipped)
+        message += " Skipped: " + ", ".join(f"{n} {r}" for r, n in reasons.most_common()) + "."
+    raise DatasetError(message)
+
+
+def _share(n: int, pct: float) -> int:
+    return 0 if pct <= 0 else max(1, round(n * pct))
+
+
+def _assign_splits(spec: DatasetSpec, fixed: list, valid_pct: float, test_pct: float, seed: int):
+    """Stratified random split of the items no folder or CSV column placed.
+
+    Each class is shuffled on its own (seeded by the seed and the class name),
+    so adding a class leaves the others' splits unchanged. A class with at least
+    two such items always gets one in valid, with three one in test too."""
+    if any(s == "valid" for s in fixed):
+        valid_pct = 0.0
+    if any(s == "test" for s in fixed):
+        test_pct = 0.0
+    splits = [s or "train" for s in fixed]
+    if valid_pct == 0 and test_pct == 0:
+        return splits, None
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(fixed):
+        if s is None:
+            by_class[spec.labels[i]].append(i)
+    for label, idx in by_class.items():
+        idx.sort(key=lambda i: str(spec.items[i]))
+        random.Random(f"{seed}:{label}").shuffle(idx)
+        n = len(idx)
+        n_valid, n_test = _share(n, valid_pct), _share(n, test_pct)
+        while n_valid + n_test > n - 1 and n_test:
+            n_test -= 1
+        n_valid = min(n_valid, n - 1 - n_test)
+        for i in idx[:n_valid]:
+            splits[i] = "valid"
+        for i in idx[n_valid : n_valid + n_test]:
+            splits[i] = "test"
+    return splits, seed
+
+
+def _mode_warnings(odd_modes: dict[str, list[Path]]) -> list[str]:
+    return [
+        f"{len(paths)} image{'s' if len(paths) > 1 else ''} stored as {MODE_NOTES[mode]} (e.g. {paths[0].name})"
+        for mode, paths in sorted(odd_modes.items())
+    ]
+
+
+def _class_warnings(spec: DatasetSpec) -> list[str]:
+    warnings = []
+    totals = spec.class_counts()
+    for cls, n in totals.items():
+        if n == 1:
+            warnings.append(f"Class '{cls}' has only one image; it stays in training and cannot be validated")
+    present = set(spec.splits)
+    for split in ("train", "valid", "test"):
+        if split not in present:
+            continue
+        counts = spec.class_counts(split)
+        missing = [c for c in spec.classes if counts[c] == 0 and totals[c] > 1]
+        if missing:
+            warnings.append(f"No {split} images for class{'es' if len(missing) > 1 else ''} "
+                            + ", ".join(f"'{c}'" for c in missing))
+    if "valid" not in present:
+        warnings.append("There is no validation split; set a validation fraction or add a valid/ folder")
+    return warnings

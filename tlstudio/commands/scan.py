@@ -1,0 +1,95 @@
+"""`tlstudio scan PATH`: what a dataset holds, how it is split, and what was skipped and why."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+SPLITS = ("train", "valid", "test")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "scan",
+        help="list a dataset's classes, splits and skipped files",
+        description="Scan a folder of class folders, train/valid(/test) folders, a CSV of file,label rows, "
+        "or a .zip of any of these. Nothing is decoded: only image headers are read.",
+    )
+    parser.add_argument("path", help="dataset folder, .zip or .csv")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction when no valid/ folder (0.2)")
+    parser.add_argument("--test-pct", type=float, default=0.0, help="test fraction when no test/ folder (0)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the random split (42)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from tlstudio.core.dataset import scan
+
+    spec = scan(args.path, valid_pct=args.valid_pct, test_pct=args.test_pct, seed=args.seed)
+    if args.json:
+        json.dump(spec_to_dict(spec), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print(format_spec(spec))
+    return 0
+
+
+def _display(path, spec) -> str:
+    """Paths relative to the dataset folder: shorter, and free of the zip cache's location."""
+    base = spec.data_dir or (spec.root if spec.root.is_dir() else spec.root.parent)
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def spec_to_dict(spec) -> dict:
+    return {
+        "root": str(spec.root),
+        "layout": spec.layout,
+        "data_dir": str(spec.data_dir) if spec.data_dir else None,
+        "source_zip": str(spec.source_zip) if spec.source_zip else None,
+        "seed": spec.seed,
+        "images": len(spec),
+        "classes": spec.classes,
+        "class_counts": spec.class_counts(),
+        "split_counts": spec.split_counts(),
+        "counts": {split: spec.class_counts(split) for split in SPLITS},
+        "warnings": spec.warnings,
+        "skipped": [
+            {"path": _display(s.path, spec), "reason": s.reason, "detail": s.detail} for s in spec.skipped
+        ],
+    }
+
+
+def format_spec(spec) -> str:
+    layout = {"class-folders": "one folder per class", "split-folders": "train/valid/test folders",
+              "csv": "CSV of file,label rows"}.get(spec.layout, spec.layout)
+    if spec.source_zip:
+        layout += ", from a zip archive"
+    splits = spec.split_counts()
+    how = f"random, stratified, seed {spec.seed}" if spec.seed is not None else "as given"
+    lines = [
+        f"Dataset: {spec.root} ({layout})",
+        f"Images:  {len(spec)} in {len(spec.classes)} classes; "
+        + ", ".join(f"{s} {splits[s]}" for s in SPLITS) + f" ({how})",
+        "",
+    ]
+    width = max(len("class"), *(len(c) for c in spec.classes))
+    lines.append(f"  {'class':<{width}}  " + "".join(f"{s:>7}" for s in (*SPLITS, "total")))
+    per_split = {s: spec.class_counts(s) for s in SPLITS}
+    totals = spec.class_counts()
+    for cls in spec.classes:
+        lines.append(f"  {cls:<{width}}  " + "".join(f"{per_split[s][cls]:>7}" for s in SPLITS) + f"{totals[cls]:>7}")
+    if spec.warnings:
+        lines += ["", f"Warnings ({len(spec.warnings)}):"] + [f"  - {w}" for w in spec.warnings]
+    if spec.skipped:
+        lines += ["", f"Skipped files ({len(spec.skipped)}):"]
+        reason_width = max(len(s.reason) for s in spec.skipped)
+        for s in spec.skipped:
+            lines.append(f"  {s.reason:<{reason_width}}  {_display(s.path, spec)}: {s.detail}")
+    else:
+        lines += ["", "Skipped files: none"]
+    return "\n".join(lines)
