@@ -127,6 +127,7 @@ def scan(
         fixed.append(split)
         if check.mode in MODE_NOTES:
             odd_modes[check.mode].append(item)
+    spec.skipped.sort(key=lambda s: str(s.path))
     _require_images(spec, found)
     spec.classes = sorted(set(spec.labels))
     spec.splits, spec.seed = _assign_splits(spec, fixed, valid_pct, test_pct, seed)

@@ -107,23 +107,27 @@ def _add_link(e: os.DirEntry, out: Listing) -> None:
     (out.dirs if stat.S_ISDIR(st.st_mode) else out.files).append((e.name, e.path))
 
 
+def _key(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
 class Walker:
     """Collects the image candidates under class folders, following links once."""
 
-    def __init__(self, reporter=None):
+    def __init__(self, reporter=None, above: tuple[str, ...] = ()):
         self.reporter = reporter or NullReporter()
         self.found: list[Candidate] = []
         self.skipped: list[SkippedFile] = []
         self._seen: set[tuple[int, int]] = set()
+        self._above = tuple(_key(os.stat(p)) for p in above)  # folders holding the class folders
 
     def add_class_folder(self, folder: str, label: str, split: str | None) -> None:
-        self._walk(folder, label, split, ancestors=())
+        self._walk(folder, label, split, ancestors=self._above)
 
     def _walk(self, folder: str, label: str, split: str | None, ancestors: tuple) -> None:
         if self.reporter.cancel_requested():
             raise Cancelled()
-        st = os.stat(folder)
-        key = (st.st_dev, st.st_ino)
+        key = _key(os.stat(folder))
         name = os.path.basename(folder)
         if key in ancestors:
             self.skipped.append(SkippedFile(Path(folder), "broken-symlink",
@@ -175,10 +179,11 @@ def unwrap(folder: str) -> str:
 
 def find_in_folder(root: str, reporter=None) -> Found:
     data_dir = unwrap(root)
+    above = (root, data_dir) if root != data_dir else (root,)
     listing = list_dir(data_dir)
     splits = {SPLIT_ALIASES[n.lower()]: p for n, p in listing.dirs if n.lower() in SPLIT_ALIASES}
     if "train" in splits and (len(splits) > 1 or len(listing.dirs) == 1):
-        found = _split_folders(data_dir, listing, splits, reporter)
+        found = _split_folders(data_dir, listing, splits, reporter, above)
     else:
         csvs = _label_csvs(listing)
         if len(csvs) > 1:
@@ -187,7 +192,7 @@ def find_in_folder(root: str, reporter=None) -> Found:
         if csvs:
             found = read_csv(Path(csvs[0]))
         else:
-            walker = Walker(reporter)
+            walker = Walker(reporter, above)
             for name, path in listing.dirs:
                 walker.add_class_folder(path, name, None)
             found = Found("class-folders", Path(data_dir), walker.found, walker.skipped + _unlabelled(listing))
@@ -195,8 +200,8 @@ def find_in_folder(root: str, reporter=None) -> Found:
     return found
 
 
-def _split_folders(data_dir: str, listing: Listing, splits: dict, reporter) -> Found:
-    walker = Walker(reporter)
+def _split_folders(data_dir: str, listing: Listing, splits: dict, reporter, above: tuple) -> Found:
+    walker = Walker(reporter, above + tuple(splits.values()))
     skipped = _unlabelled(listing)
     warnings = [
         f"Folder '{name}' is not a train/valid/test folder and was not scanned"

@@ -143,7 +143,7 @@ def _check_jpeg(fd: int, head: bytes, path: str) -> ImageCheck:
         if pos + 4 > len(buf):
             buf = _read_more(fd, buf, pos + 4)
             if pos + 4 > len(buf):
-                return _fail("unreadable-header", f"'{name}' ends inside its JPEG header")
+                return _fail("unreadable-header", f"'{name}' has a damaged or incomplete JPEG header")
         if buf[pos] != 0xFF:
             return _fail("unreadable-header", f"'{name}' has a damaged JPEG header")
         marker = buf[pos + 1]
@@ -160,7 +160,7 @@ def _check_jpeg(fd: int, head: bytes, path: str) -> ImageCheck:
             if pos + 10 > len(buf):
                 buf = _read_more(fd, buf, pos + 10)
             if pos + 10 > len(buf):
-                return _fail("unreadable-header", f"'{name}' ends inside its JPEG header")
+                return _fail("unreadable-header", f"'{name}' has a damaged or incomplete JPEG header")
             precision, height, width, components = struct.unpack(">BHHB", buf[pos + 4 : pos + 10])
             sof = pos
             break
