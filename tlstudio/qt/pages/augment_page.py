@@ -1,7 +1,57 @@
-"""Augment page (placeholder until implemented)."""
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+"""Augment page: fastai's resize and aug_transforms, previewed through fastai's own pipeline.
 
-from tlstudio.qt.pages.base import Page, NEEDS_DATASET
+Every edit writes the AugmentConfig to the shared state at once; the previews
+follow after a short debounce, computed in a worker so the window never
+stalls. fastai loads in that worker the first time.
+"""
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tlstudio.core.events import Progress
+from tlstudio.qt.pages.base import NEEDS_DATASET, Page
+from tlstudio.qt.widgets.augment_controls import AugmentControls
+from tlstudio.qt.widgets.image_grid import ImageGrid
+from tlstudio.qt.widgets.message_banner import MessageBanner
+from tlstudio.qt.workers import TaskSlot
+
+DEBOUNCE_MS = 120  # plus ~150 ms of pipeline work on small images: ~300 ms per update
+BATCH_SIZE = 16
+
+
+def compute_previews(spec, augment, item_index: int, seed: int, reporter) -> dict:
+    """Worker side: both previews for one config (imports fastai on first use)."""
+    if "fastai.vision.all" not in sys.modules:
+        reporter.emit(Progress("preview", 0, 0, "Loading fastai…"))
+    from tlstudio.core import augment as previews
+
+    reporter.emit(Progress("preview", 0, 0, "Running the pipeline…"))
+    grid = previews.augmented_grid(spec, augment, item_index, n=9, seed=seed)
+    if reporter.cancel_requested():
+        return None
+    images, labels = previews.batch_grid(spec, augment, n=BATCH_SIZE, seed=seed)
+    return {
+        "augment": augment,
+        "item_index": item_index,
+        "seed": seed,
+        "grid": grid,
+        "batch": images,
+        "labels": labels,
+        "pipeline": previews.pipeline_summary(spec, augment),
+    }
 
 
 class AugmentPage(Page):
@@ -10,7 +60,171 @@ class AugmentPage(Page):
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
-        QVBoxLayout(self).addWidget(QLabel("Augment"))
+        self.seed = 0
+        self.previews: dict | None = None  # the last result shown
+        self._dirty = True
+        self.slot = TaskSlot(self)
+        self.slot.running_changed.connect(self._running)
+        self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.timer.timeout.connect(self.refresh_previews)
+
+        self.controls = AugmentControls(state.augment)
+        self.controls.changed.connect(self._controls_changed)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(self.controls)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setFixedWidth(350)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.image_spin = QSpinBox(minimum=0)
+        self.image_spin.setToolTip("Which dataset image the 3x3 grid augments")
+        self.image_spin.valueChanged.connect(self._image_chosen)
+        self.image_name = QLabel()
+        self.image_name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reshuffle = QPushButton("Reshuffle")
+        self.reshuffle.setToolTip("Draw new random augmentations and a new batch")
+        self.reshuffle.clicked.connect(self.reshuffle_previews)
+        self.busy = QProgressBar(maximum=0, textVisible=False)
+        self.busy.setFixedWidth(80)
+        self.busy.hide()
+        self.status = QLabel()
+        self.status.setStyleSheet("color: palette(mid);")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Image"))
+        bar.addWidget(self.image_spin)
+        bar.addWidget(self.image_name, 1)
+        bar.addWidget(self.status)
+        bar.addWidget(self.busy)
+        bar.addWidget(self.reshuffle)
+
+        self.grid = ImageGrid(3, 3, tile=128)
+        grid_box = QGroupBox("One image, nine draws")
+        QVBoxLayout(grid_box).addWidget(self.grid, 0, Qt.AlignmentFlag.AlignCenter)
+        self.batch = ImageGrid(4, 4, tile=92, captions=True)
+        batch_box = QGroupBox("A training batch, as the model sees it")
+        QVBoxLayout(batch_box).addWidget(self.batch, 0, Qt.AlignmentFlag.AlignCenter)
+        grids = QHBoxLayout()
+        grids.addWidget(grid_box, 0, Qt.AlignmentFlag.AlignTop)
+        grids.addWidget(batch_box, 0, Qt.AlignmentFlag.AlignTop)
+        grids.addStretch(1)
+
+        self.pipeline = QLabel(wordWrap=True)
+        self.pipeline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pipeline.setStyleSheet("color: #555;")
+        self.banner = MessageBanner()
+
+        right = QVBoxLayout()
+        right.addLayout(bar)
+        right.addWidget(self.banner)
+        right.addLayout(grids)
+        right.addWidget(self.pipeline)
+        right.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addLayout(right, 1)
+
+        state.augment_changed.connect(self._state_augment_changed)
+        state.dataset_changed.connect(self._dataset_changed)
+        self._dataset_changed(state.dataset)
 
     def missing(self):
         return NEEDS_DATASET if self.state.dataset is None else None
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.slot.cancel()
+
+    # -- reacting to changes ------------------------------------------------
+
+    def _controls_changed(self, config) -> None:
+        self.state.set_augment(config)
+        self.schedule_previews()
+
+    def _state_augment_changed(self, config) -> None:
+        if config != self.controls.config():
+            self.controls.set_config(config)
+            self.schedule_previews()
+
+    def _dataset_changed(self, spec) -> None:
+        self.slot.cancel()
+        self.previews = None
+        self.grid.clear()
+        self.batch.clear()
+        n = len(spec.items) if spec is not None else 0
+        self.image_spin.blockSignals(True)
+        self.image_spin.setMaximum(max(0, n - 1))
+        self.image_spin.setValue(self._first_training_image(spec))
+        self.image_spin.blockSignals(False)
+        self._show_image_name()
+        self.schedule_previews()
+
+    @staticmethod
+    def _first_training_image(spec) -> int:
+        if spec is None:
+            return 0
+        return next((i for i, s in enumerate(spec.splits) if s == "train"), 0)
+
+    def _image_chosen(self, _index: int) -> None:
+        self._show_image_name()
+        self.schedule_previews()
+
+    def _show_image_name(self) -> None:
+        spec = self.state.dataset
+        if spec is None or not spec.items:
+            self.image_name.setText("")
+            return
+        i = self.image_spin.value()
+        path = spec.items[i]
+        self.image_name.setText(f"{path.parent.name}/{path.name}  ·  {spec.labels[i]}  ·  {spec.splits[i]}")
+
+    def reshuffle_previews(self) -> None:
+        self.seed += 1
+        self.refresh_previews()
+
+    def schedule_previews(self) -> None:
+        """Debounce: a burst of edits (a held spin-box arrow) computes once."""
+        self._dirty = True
+        if self.isVisible():
+            self.timer.start()
+
+    def showEvent(self, event):  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._dirty:
+            self.timer.start()
+
+    # -- the worker ---------------------------------------------------------
+
+    def refresh_previews(self) -> None:
+        spec = self.state.dataset
+        if spec is None:
+            return
+        self._dirty = False
+        args = (spec, self.state.augment, self.image_spin.value(), self.seed)
+        self.slot.start(
+            lambda reporter: compute_previews(*args, reporter),
+            name="augment-preview",
+            on_event=self._event,
+            on_success=self._show,
+            on_failure=self._failed,
+        )
+
+    def _event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.status.setText(event.message)
+
+    def _running(self, running: bool) -> None:
+        self.busy.setVisible(running)
+        if not running and not self.banner.text():
+            self.status.setText("")
+
+    def _show(self, result) -> None:
+        if result is None:
+            return
+        self.banner.hide()
+        self.previews = result
+        self.grid.set_images(result["grid"])
+        self.batch.set_images(result["batch"], result["labels"])
+        self.pipeline.setText("fastai pipeline (training split): " + "  →  ".join(result["pipeline"]))
+
+    def _failed(self, message: str) -> None:
+        self.banner.show_message(f"Could not preview the augmentations: {message}")

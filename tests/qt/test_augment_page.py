@@ -1,0 +1,102 @@
+"""The Augment page: controls write the config, previews follow from fastai's pipeline off the GUI thread."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixtures_preview import preview_spec  # noqa: F401  (fixture)
+
+from tlstudio.core.config import AugmentConfig
+from tlstudio.qt.pages.augment_page import AugmentPage
+
+PREVIEW_TIMEOUT_MS = 60_000  # the first preview imports fastai in the worker
+
+
+def distinct(images: np.ndarray) -> int:
+    return len({img.tobytes() for img in images})
+
+
+@pytest.fixture
+def page(qtbot, state, preview_spec):
+    """The page on a tiny dataset at 48 px; the screenshot tests switch to the demo set."""
+    state.set_augment(AugmentConfig(size=48))
+    state.set_dataset(preview_spec)
+    page = AugmentPage(state)
+    qtbot.addWidget(page)
+    page.resize(1180, 760)
+    page.show()
+    yield page
+    page.shutdown()
+    qtbot.waitUntil(lambda: not page.slot.is_running(), timeout=10_000)
+
+
+def wait_for_previews(qtbot, page, **expected):
+    def ready():
+        p = page.previews
+        assert p is not None and not page.slot.is_running()
+        for key, value in expected.items():
+            assert p[key] == value
+
+    qtbot.waitUntil(ready, timeout=PREVIEW_TIMEOUT_MS)
+    return page.previews
+
+
+def test_previews_show_the_demo_dataset_and_a_screenshot(qtbot, page, demo_spec, artifacts_dir):
+    page.state.set_augment(AugmentConfig(size=64))
+    page.state.set_dataset(demo_spec)
+    p = wait_for_previews(qtbot, page, augment=page.state.augment)
+    assert p["grid"].shape == (9, 64, 64, 3)
+    assert distinct(p["grid"]) == 9  # augmentation is on by default
+    assert p["batch"].shape == (16, 64, 64, 3)
+    assert set(p["labels"]) <= set(page.state.dataset.classes)
+    assert [t.caption.text() for t in page.batch.tiles] == p["labels"]
+    assert all(not t.image.pixmap().isNull() for t in page.grid.tiles)
+    assert "Normalize" in page.pipeline.text() and "Flip" in page.pipeline.text()
+    page.grab().save(str(artifacts_dir / "augment_page.png"))
+
+
+def test_a_control_writes_the_config_and_changes_the_previews(qtbot, page):
+    before = wait_for_previews(qtbot, page)
+    page.controls.spins["max_rotate"].setValue(45)
+    assert page.state.augment.max_rotate == 45  # at once, before any preview work
+    assert page.controls.preset.currentText() == "custom"
+    after = wait_for_previews(qtbot, page, augment=page.state.augment)
+    assert not np.array_equal(before["grid"], after["grid"])
+    assert not np.array_equal(before["batch"], after["batch"])
+
+
+def test_preset_none_gives_nine_equal_images_and_reshuffle_draws_new_ones(qtbot, page):
+    page.controls.preset.setCurrentText("none")
+    assert page.state.augment.enabled is False
+    off = wait_for_previews(qtbot, page, augment=page.state.augment)
+    assert distinct(off["grid"]) == 1
+    assert not page.controls.spins["max_rotate"].isEnabled()
+
+    page.controls.preset.setCurrentText("strong")
+    strong = wait_for_previews(qtbot, page, augment=page.state.augment)
+    assert distinct(strong["grid"]) == 9
+    page.reshuffle.click()
+    again = wait_for_previews(qtbot, page, seed=strong["seed"] + 1)
+    assert not np.array_equal(strong["grid"], again["grid"])
+
+
+def test_choosing_another_image_and_a_size_changes_the_grid(qtbot, page):
+    first = wait_for_previews(qtbot, page)
+    page.image_spin.setValue(first["item_index"] + 9)  # another class
+    other = wait_for_previews(qtbot, page, item_index=first["item_index"] + 9)
+    assert not np.array_equal(first["grid"], other["grid"])
+    assert page.image_name.text().startswith(page.state.dataset.items[other["item_index"]].parent.name)
+    page.controls.size.setValue(32)
+    smaller = wait_for_previews(qtbot, page, augment=page.state.augment)
+    assert smaller["grid"].shape == (9, 32, 32, 3)
+
+
+def test_a_burst_of_edits_runs_the_pipeline_once(qtbot, page, monkeypatch):
+    wait_for_previews(qtbot, page)
+    starts = []
+    real_start = page.slot.start
+    monkeypatch.setattr(page.slot, "start", lambda *a, **k: starts.append(1) or real_start(*a, **k))
+    for degrees in (15, 20, 25, 30):
+        page.controls.spins["max_rotate"].setValue(degrees)
+    wait_for_previews(qtbot, page, augment=page.state.augment)
+    assert len(starts) == 1
+    assert page.state.train_config.augment.max_rotate == 30
