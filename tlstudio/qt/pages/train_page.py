@@ -1,7 +1,51 @@
-"""Train page (placeholder until implemented)."""
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+"""Train page: start and cancel a run, watch it live, keep the result.
 
-from tlstudio.qt.pages.base import Page, NEEDS_DATASET
+The run itself is `core.training.run` in an `EngineTask`. Its events arrive as
+queued signals; handlers only record them, and a 100 ms timer redraws the
+curves and the progress line, so a fast run cannot flood the GUI thread.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart
+from tlstudio.qt.pages.base import NEEDS_DATASET, Page
+from tlstudio.qt.workers import TaskSlot
+from tlstudio.qt.widgets.config_summary import ConfigSummary
+from tlstudio.qt.widgets.epoch_table import EpochTable
+from tlstudio.qt.widgets.train_progress import TrainProgress
+from tlstudio.qt.widgets.training_curves import TrainingCurves
+
+REDRAW_MS = 100
+
+
+def train_task(spec, config, reporter):
+    """Runs in the worker thread; the engine (and torch) load only here."""
+    from tlstudio.core import training
+
+    return training.run(spec, config, reporter)
+
+
+def ask_user(parent: QWidget, title: str, text: str) -> bool:
+    answer = QMessageBox.question(
+        parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
 
 
 class TrainPage(Page):
@@ -10,7 +54,196 @@ class TrainPage(Page):
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
-        QVBoxLayout(self).addWidget(QLabel("Train"))
+        # Asked before closing during a run: (title, text) -> yes?  Tests replace it.
+        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_user(self, title, text)
+        self.task_fn = train_task  # (spec, config, reporter) -> TrainResult
+        self.result = None
+        self.fit_end: FitEnd | None = None
+        self.batches_seen = 0
+        self.epochs_seen = 0
+        self._started_at = 0.0
 
+        self.summary = ConfigSummary()
+        self.summary.options_changed.connect(self._options_changed)
+        settings_box = QGroupBox("Next run")
+        QVBoxLayout(settings_box).addWidget(self.summary)
+
+        self.start_button = QPushButton("Start training")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel (Esc)")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
+        self.cancel_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.progress = TrainProgress()
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bold = self.result_label.font()
+        bold.setBold(True)
+        self.result_label.setFont(bold)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        run_box = QGroupBox("Run")
+        run_layout = QVBoxLayout(run_box)
+        run_layout.addLayout(buttons)
+        run_layout.addWidget(self.progress)
+        run_layout.addWidget(self.result_label)
+        run_layout.addStretch(1)
+
+        top = QHBoxLayout()
+        top.addWidget(settings_box, 3)
+        top.addWidget(run_box, 2)
+
+        self.curves = TrainingCurves()
+        self.table = EpochTable()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.curves)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setSizes([420, 150])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+
+        self._slot = TaskSlot(self)
+        self._slot.running_changed.connect(self._running_changed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.flush)
+        state.train_config_changed.connect(self.summary.set_config)
+        state.dataset_changed.connect(self._dataset_changed)
+        self.summary.set_config(state.train_config)
+
+    # -- Page contract -----------------------------------------------------------
     def missing(self):
         return NEEDS_DATASET if self.state.dataset is None else None
+
+    def shutdown(self) -> None:
+        """Stop a running run and wait for it (the learner stays consistent)."""
+        task = self._slot.task
+        if task is not None:
+            task.cancel()
+            task.wait(60_000)
+
+    def confirm_close(self) -> bool:
+        """The window asks this before closing: True when it may close now."""
+        if not self.is_training():
+            return True
+        if not self.confirm(
+            "Training is running",
+            "Stop training and close? The model keeps the weights of the last completed epoch.",
+        ):
+            return False
+        self.cancel()
+        return True
+
+    # -- run -------------------------------------------------------------------
+    def is_training(self) -> bool:
+        return self._slot.is_running()
+
+    def start(self) -> None:
+        if self.is_training() or self.state.dataset is None:
+            return
+        spec, config = self.state.dataset, self.state.train_config
+        self.result = None
+        self.fit_end = None
+        self.batches_seen = self.epochs_seen = 0
+        self.curves.reset()
+        self.table.reset()
+        self.progress.reset({1: config.freeze_epochs, 2: config.epochs})
+        self.progress.note("Preparing data and model…")
+        self.progress.flush()
+        self.result_label.setText("")
+        self._started_at = time.monotonic()
+        self._slot.start(
+            lambda reporter: self.task_fn(spec, config, reporter),
+            name="train",
+            on_event=self._on_event,
+            on_success=self._succeeded,
+            on_failure=self._failed,
+            on_cancel=self._cancelled,
+        )
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if not self.is_training():
+            return
+        self._slot.request_cancel()
+        self.cancel_button.setEnabled(False)
+        self.progress.note("Cancelling after this batch…")
+        self.flush()
+
+    def _running_changed(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.summary.set_editable(not running)
+
+    # -- events (GUI thread; record only, the timer draws) ------------------------
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, BatchEnd):
+            self.batches_seen += 1
+            self.curves.add_batch(ev)
+            self.progress.add_batch(ev)
+        elif isinstance(ev, EpochEnd):
+            self.epochs_seen += 1
+            self.curves.add_epoch(ev)
+            self.table.add_epoch(ev)
+        elif isinstance(ev, StageStart):
+            self.curves.start_stage(ev)
+            self.progress.start_stage(ev)
+        elif isinstance(ev, Progress):
+            total = f"/{ev.total}" if ev.total else ""
+            self.progress.note(f"{ev.message or ev.task} {ev.done}{total}")
+        elif isinstance(ev, FitEnd):
+            self.fit_end = ev
+        elif isinstance(ev, Message):
+            self.state.status_message.emit(ev.text)
+
+    def flush(self) -> None:
+        self.curves.flush()
+        self.progress.flush()
+
+    # -- end of run ------------------------------------------------------------
+    def _end(self, text: str, progress_text: str = "") -> None:
+        self._timer.stop()
+        self.flush()
+        self.progress.finish(progress_text or text)
+        self.result_label.setText(text)
+
+    def _succeeded(self, result) -> None:
+        self.result = result
+        elapsed = time.monotonic() - self._started_at
+        self.table.mark_kept(result.kept_epoch)
+        if result.status == "failed":
+            self._end(f"Training failed: {result.message}")
+            return
+        self.state.set_training(result)
+        self._end(
+            result.message,
+            f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f} s.",
+        )
+        self.state.status_message.emit(result.message)
+
+    def _failed(self, message: str) -> None:
+        self._end(f"Training failed: {message}")
+
+    def _cancelled(self) -> None:
+        self._end("Cancelled before a model was built; nothing was kept.")
+
+    def _options_changed(self, keep_best: bool, patience) -> None:
+        self.state.update_train_config(keep_best=keep_best, early_stopping_patience=patience)
+
+    def _dataset_changed(self, _spec) -> None:
+        if not self.is_training():
+            self.curves.reset()
+            self.table.reset()
+            self.progress.reset({})
+            self.progress.flush()
+            self.result_label.setText("")

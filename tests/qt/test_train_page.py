@@ -1,0 +1,179 @@
+"""Train page: real tiny training runs started, watched and cancelled through the page."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tlstudio.core.events import BatchEnd, EpochEnd, StageStart
+from tlstudio.qt.app_state import AppState
+from tlstudio.qt.pages.train_page import TrainPage, train_task
+
+RUN_TIMEOUT_MS = 60_000
+
+
+class RecordingGate:
+    """Wraps the page's reporter in the worker: records every event and, when
+    `hold_stage` is set, holds the run after that stage's first batch until the
+    page asks to cancel, so the cancel lands mid-stage however fast the run is."""
+
+    def __init__(self, reporter, hold_stage=None):
+        self.reporter, self.hold_stage = reporter, hold_stage
+        self.events: list = []
+        self.cancel_seen_at: int | None = None
+
+    def emit(self, ev):
+        self.events.append(ev)
+        self.reporter.emit(ev)
+        if isinstance(ev, BatchEnd) and ev.stage == self.hold_stage and self.cancel_seen_at is None:
+            deadline = time.monotonic() + 30
+            while not self.reporter.cancel_requested() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.cancel_seen_at = len(self.events)
+
+    def cancel_requested(self):
+        return self.reporter.cancel_requested()
+
+    def batches(self, stage=None):
+        return [e for e in self.events if isinstance(e, BatchEnd) and stage in (None, e.stage)]
+
+
+@pytest.fixture
+def train_page(qtbot, tiny_spec, tiny_config):
+    state = AppState()
+    state.set_dataset(tiny_spec)
+    state.update_train_config(**{f: getattr(tiny_config, f) for f in ("augment", "bs", "freeze_epochs", "epochs", "device", "seed")})
+    page = TrainPage(state)
+    page.resize(1150, 820)
+    qtbot.addWidget(page)
+    page.show()
+    page.gates = []
+
+    def gated(hold_stage=None):
+        def task(spec, config, reporter):
+            gate = RecordingGate(reporter, hold_stage)
+            page.gates.append(gate)
+            return train_task(spec, config, gate)
+
+        page.task_fn = task
+
+    page.use_gate = gated
+    gated()
+    yield page
+    page.shutdown()
+
+
+def wait_until_finished(qtbot, page):
+    qtbot.waitUntil(lambda: not page.is_training() and page.start_button.isEnabled(), timeout=RUN_TIMEOUT_MS)
+
+
+def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_dir, tmp_path):
+    page, state = train_page, train_page.state
+    t0 = time.monotonic()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.is_training() and not page.start_button.isEnabled() and page.cancel_button.isEnabled()
+    assert not page.summary.keep_best.isEnabled()  # the run's options are fixed once it runs
+    qtbot.waitUntil(lambda: page.epochs_seen >= 1 and page.curves.point_counts()["valid_loss"] >= 1, timeout=RUN_TIMEOUT_MS)
+    page.grab().save(str(artifacts_dir / "train_page_mid_training.png"))
+    wait_until_finished(qtbot, page)
+    elapsed = time.monotonic() - t0
+
+    events = page.gates[0].events
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.stage for e in events if isinstance(e, StageStart)] == [1, 2]
+    assert len(epochs) == 2 and len(batches) > 0
+    counts = page.curves.point_counts()
+    assert counts["train_loss"] == counts["lr"] == len(batches) == page.batches_seen
+    assert counts["valid_loss"] == len(epochs)
+    for metric in ("accuracy", "error_rate", "f1_macro"):
+        assert counts[metric] == len(epochs)
+    assert list(page.curves.smooth_losses) == [b.smooth_loss for b in batches]
+    # The stage marker sits between the last stage-1 batch and the first stage-2 batch.
+    last1 = max(b.iteration for b in batches if b.stage == 1)
+    first2 = min(b.iteration for b in batches if b.stage == 2)
+    assert page.curves.stage_lines[0].isVisible()
+    assert last1 < page.curves.stage_lines[0].value() < first2
+    assert page.curves.metric_stage_line.value() == pytest.approx(1.5)
+
+    assert page.table.rowCount() == 2
+    assert page.table.column_names() == ["stage", "epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "f1_macro", "time"]
+    assert page.table.row_values(1)["valid_loss"] == f"{epochs[1].valid_loss:.6f}"
+    # Redraws are throttled to the timer, not one per batch.
+    assert page.curves.redraws <= elapsed / 0.1 + 3
+
+    result = state.training
+    assert result is page.result and result.status == "completed" and result.kept_epoch == 1
+    assert result.message in page.result_label.text()
+    assert page.progress.bar.value() == page.progress.bar.maximum()
+    assert page.start_button.isEnabled() and not page.cancel_button.isEnabled()
+    page.grab().save(str(artifacts_dir / "train_page_finished.png"))
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path, stage):
+    page, state = train_page, train_page.state
+    page.use_gate(hold_stage=stage)
+    page.start()
+    qtbot.waitUntil(
+        lambda: bool(page.gates) and any(isinstance(e, BatchEnd) and e.stage == stage for e in page.gates[0].events),
+        timeout=RUN_TIMEOUT_MS,
+    )
+    if stage == 1:
+        qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    else:
+        page.activateWindow()
+        qtbot.keyClick(page.curves, Qt.Key.Key_Escape)  # Esc cancels too
+    wait_until_finished(qtbot, page)
+
+    gate = page.gates[0]
+    after_cancel = [e for e in gate.events[gate.cancel_seen_at:] if isinstance(e, BatchEnd)]
+    assert after_cancel == []  # stopped within the batch it was in
+    assert (StageStart in {type(e) for e in gate.events if getattr(e, "stage", 0) == 2}) == (stage == 2)
+    result = state.training
+    assert result is not None and result.status == "cancelled"
+    assert result.kept_epoch == (None if stage == 1 else 0)
+    assert result.message in page.result_label.text()
+    result.learn.export(tmp_path / "model.pkl")
+    assert (tmp_path / "model.pkl").stat().st_size > 0
+    assert page.start_button.isEnabled() and not page.cancel_button.isEnabled()
+    if stage == 2:
+        assert page.table.rowCount() == 1
+        assert page.table.item(0, 0).font().bold()  # the kept epoch is marked
+
+
+def test_closing_during_training_asks_then_stops_cleanly(qtbot, train_page):
+    page = train_page
+    asked = []
+    page.confirm = lambda title, text: asked.append(text) or False
+
+    def until_cancelled(spec, config, reporter):  # the engine's side of the contract, minus the training
+        reporter.emit(StageStart(1, "Head only", 1, 100, 1, 5, (1e-3,)))
+        while not reporter.cancel_requested():
+            time.sleep(0.01)
+        return None
+
+    page.task_fn = until_cancelled
+    page.start()
+    qtbot.waitUntil(lambda: page.is_training(), timeout=5_000)
+    assert page.confirm_close() is False and page.is_training()  # "No": keep training
+    page.confirm = lambda title, text: asked.append(text) or True
+    assert page.confirm_close() is True
+    assert len(asked) == 2
+    page.shutdown()  # what the window does next: returns once the run has stopped
+    assert page._slot.task is None or not page._slot.task.isRunning()
+
+
+def test_run_options_edited_here_reach_the_config(qtbot, train_page):
+    page, state = train_page, train_page.state
+    assert page.confirm_close() is True  # nothing running: no question
+    page.summary.keep_best.setChecked(True)
+    assert state.train_config.keep_best is True
+    page.summary.early_stop.setChecked(True)
+    page.summary.patience.setValue(2)
+    assert state.train_config.early_stopping_patience == 2
+    page.summary.early_stop.setChecked(False)
+    assert state.train_config.early_stopping_patience is None
+    state.update_train_config(base_lr=1e-3, lr_mult=10.0, unfreeze_depth=2)
+    assert page.summary.labels["stage2"].text() == "unfreeze last 2 layer groups, 1 epoch, slice(1.00e-04, 1.00e-03)"

@@ -1,0 +1,156 @@
+"""The LR finder curve with its four suggestions and a draggable chosen rate.
+
+The x axis is in log mode, so every x position on it (the line, the markers,
+the labels) is log10 of a learning rate; only the curve itself is handed raw
+rates and transformed by pyqtgraph.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+# One colour per suggestion, readable on a white background and to most colour-blind eyes.
+SUGGESTION_COLOURS = {
+    "valley": "#d62728",
+    "slide": "#2ca02c",
+    "minimum": "#9467bd",
+    "steep": "#ff7f0e",
+}
+SUGGESTION_SYMBOLS = {"valley": "o", "slide": "s", "minimum": "t", "steep": "d"}
+
+
+def format_lr(lr: float) -> str:
+    return f"{lr:.2e}"
+
+
+class LrPlot(QWidget):
+    """Smoothed loss against learning rate; emits `rate_chosen` when the user picks one.
+
+    The user picks by dragging the vertical line (on release) or by clicking a
+    suggestion marker. `set_rate` moves the line without emitting.
+    """
+
+    rate_chosen = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setLogMode(x=True, y=False)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "learning rate")
+        self.plot.setLabel("left", "loss (smoothed)")
+        self.plot.setMenuEnabled(False)
+        # Bottom left: the curve starts high on the left and ends high on the right.
+        self.legend = self.plot.addLegend(offset=(10, -10), labelTextColor="#333")
+        self.curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="smoothed loss")
+        self.markers: dict[str, pg.ScatterPlotItem] = {}
+        self.marker_labels: dict[str, pg.TextItem] = {}
+        self._suggestions: dict[str, float] = {}
+        self.line = pg.InfiniteLine(
+            angle=90,
+            movable=True,
+            pen=pg.mkPen("#444", width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+            hoverPen=pg.mkPen("#000", width=3),
+            label="",
+            labelOpts={"position": 0.95, "color": "#222", "fill": (255, 255, 255, 220), "movable": True},
+        )
+        self.line.setZValue(20)
+        self.line.hide()
+        self.plot.addItem(self.line, ignoreBounds=True)
+        self.line.sigPositionChanged.connect(self._update_line_label)
+        self.line.sigPositionChangeFinished.connect(self._line_released)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+
+    # -- data -------------------------------------------------------------
+    def clear(self) -> None:
+        self.curve.setData([], [])
+        for name in list(self.markers):
+            scatter = self.markers.pop(name)
+            self.legend.removeItem(scatter)
+            self.plot.removeItem(scatter)
+            self.plot.removeItem(self.marker_labels.pop(name))
+        self._suggestions = {}
+        self.line.hide()
+
+    def show_progress(self, lrs: list[float], losses: list[float]) -> None:
+        """The curve as it grows while the finder runs (raw losses, clipped for readability)."""
+        if lrs:
+            self.curve.setData(np.asarray(lrs), np.asarray(losses))
+            self._fit_y(np.asarray(losses))
+
+    def show_result(self, result) -> None:
+        """Draw an `LrFindResult`: the curve and one labelled marker per suggestion."""
+        self.clear()
+        lrs = np.asarray(result.lrs, dtype=float)
+        losses = np.asarray(result.smooth_losses, dtype=float)
+        ok = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
+        self.curve.setData(lrs[ok], losses[ok])
+        for s in result.suggestions:
+            self._add_marker(s)
+        self._fit_y(losses[ok])
+        if len(lrs[ok]):
+            self.plot.setXRange(math.log10(lrs[ok].min()), math.log10(lrs[ok].max()), padding=0.02)
+
+    def _add_marker(self, s) -> None:
+        colour = SUGGESTION_COLOURS.get(s.name, "#000")
+        x = math.log10(s.point_lr)
+        scatter = pg.ScatterPlotItem(
+            [x], [s.point_loss], size=14, symbol=SUGGESTION_SYMBOLS.get(s.name, "o"),
+            brush=pg.mkBrush(colour), pen=pg.mkPen("#fff", width=1.5), hoverable=True,
+            hoverSize=18, tip=None, name=f"{s.name}: {format_lr(s.lr)}",
+        )
+        scatter.setZValue(10)
+        scatter.sigClicked.connect(lambda *_a, name=s.name: self.choose_suggestion(name))
+        label = pg.TextItem(f"{s.name}\n{format_lr(s.lr)}", color=colour, anchor=(0.5, 1.25))
+        label.setPos(x, s.point_loss)
+        label.setZValue(11)
+        self.plot.addItem(scatter)
+        self.plot.addItem(label)
+        self.markers[s.name] = scatter
+        self.marker_labels[s.name] = label
+        self._suggestions[s.name] = s.lr
+
+    def _fit_y(self, losses: np.ndarray) -> None:
+        """Keep the interesting part in view: the divergent tail would flatten the dip."""
+        finite = losses[np.isfinite(losses)]
+        if not len(finite):
+            return
+        low = float(finite.min())
+        start = float(np.median(finite[: max(3, len(finite) // 10)]))
+        high = max(start * 1.15, low + 1e-3)
+        self.plot.setYRange(low - 0.08 * (high - low), high, padding=0)
+
+    # -- the chosen rate ---------------------------------------------------
+    def choose_suggestion(self, name: str) -> None:
+        lr = self._suggestions[name]
+        self.set_rate(lr)
+        self.rate_chosen.emit(lr)
+
+    def set_rate(self, lr: float | None) -> None:
+        if lr is None or not (lr > 0):
+            self.line.hide()
+            return
+        self.line.blockSignals(True)
+        self.line.setValue(math.log10(lr))
+        self.line.blockSignals(False)
+        self._update_line_label()
+        self.line.show()
+
+    def rate(self) -> float:
+        return 10 ** self.line.value()
+
+    def suggestion_rates(self) -> dict[str, float]:
+        return dict(self._suggestions)
+
+    def _update_line_label(self, *_args) -> None:
+        self.line.label.setFormat(f"chosen {format_lr(self.rate())}")
+
+    def _line_released(self, *_args) -> None:
+        self.rate_chosen.emit(self.rate())

@@ -1,0 +1,155 @@
+"""Live training curves: loss per batch and per epoch, metrics per epoch, LR schedule.
+
+Events are only recorded into lists (cheap, called once per event); `flush()`
+pushes them to the plots and is meant to be called by a timer, so the plots
+redraw at most as often as that timer fires however fast batches arrive.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+
+METRIC_COLOURS = ("#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+TRAIN_COLOUR, VALID_COLOUR, LR_COLOUR, STAGE_COLOUR = "#1f77b4", "#ff7f0e", "#7f7f7f", "#555555"
+
+
+def _growing_curve(plot: pg.PlotItem, colour: str, name: str, symbol: str | None = None) -> pg.PlotDataItem:
+    curve = plot.plot(
+        [], [], pen=pg.mkPen(colour, width=2), name=name,
+        symbol=symbol, symbolSize=7, symbolBrush=colour, symbolPen=None,
+    )
+    # Long runs have many thousand batches: draw only what is visible, peak-preserving.
+    curve.setClipToView(True)
+    curve.setDownsampling(auto=True, method="peak")
+    return curve
+
+
+def _stage_line(plot: pg.PlotItem) -> pg.InfiniteLine:
+    line = pg.InfiniteLine(
+        angle=90, movable=False, pen=pg.mkPen(STAGE_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
+        label="stage 2", labelOpts={"position": 0.92, "color": STAGE_COLOUR, "anchors": [(0, 0), (0, 0)]},
+    )
+    line.hide()
+    plot.addItem(line, ignoreBounds=True)
+    return line
+
+
+class TrainingCurves(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.loss_widget = pg.PlotWidget(background="w")
+        self.loss_plot = self.loss_widget.getPlotItem()
+        self.loss_plot.setTitle("Loss", color="#333")
+        self.loss_plot.setLabel("bottom", "iteration")
+        self.loss_plot.addLegend(offset=(-10, 10), labelTextColor="#333")
+        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.train_curve = _growing_curve(self.loss_plot, TRAIN_COLOUR, "train (smoothed)")
+        self.valid_curve = _growing_curve(self.loss_plot, VALID_COLOUR, "valid", symbol="o")
+
+        self.metric_widget = pg.PlotWidget(background="w")
+        self.metric_plot = self.metric_widget.getPlotItem()
+        self.metric_plot.setTitle("Metrics (validation)", color="#333")
+        self.metric_plot.setLabel("bottom", "epoch")
+        self.metric_plot.addLegend(offset=(-10, -10), labelTextColor="#333")
+        self.metric_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.metric_curves: dict[str, pg.PlotDataItem] = {}
+
+        self.lr_widget = pg.PlotWidget(background="w")
+        self.lr_plot = self.lr_widget.getPlotItem()
+        self.lr_plot.setTitle("Learning rate (head group)", color="#333")
+        self.lr_plot.setLabel("bottom", "iteration")
+        self.lr_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.lr_curve = _growing_curve(self.lr_plot, LR_COLOUR, "lr")
+
+        self.stage_lines = [_stage_line(self.loss_plot), _stage_line(self.lr_plot)]
+        self.metric_stage_line = _stage_line(self.metric_plot)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.loss_widget)
+        top.addWidget(self.metric_widget)
+        top.setSizes([600, 400])
+        outer = QSplitter(Qt.Orientation.Vertical)
+        outer.addWidget(top)
+        outer.addWidget(self.lr_widget)
+        outer.setSizes([300, 110])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(outer)
+        self.reset()
+
+    def reset(self) -> None:
+        self.iterations: list[int] = []
+        self.smooth_losses: list[float] = []
+        self.lrs: list[float] = []
+        self.epoch_iterations: list[int] = []
+        self.valid_losses: list[float] = []
+        self.epochs: list[int] = []
+        self.metrics: dict[str, list[float]] = {}
+        self.stage2_iteration: float | None = None
+        self.stage2_epoch: float | None = None
+        self.redraws = 0
+        self._dirty = True
+        for name in list(self.metric_curves):
+            self.metric_plot.removeItem(self.metric_curves.pop(name))
+        self.flush()
+
+    # -- recording (once per event, no drawing) ----------------------------
+    def add_batch(self, ev) -> None:
+        self.iterations.append(ev.iteration)
+        self.smooth_losses.append(ev.smooth_loss)
+        self.lrs.append(ev.lr)
+        self._dirty = True
+
+    def add_epoch(self, ev) -> None:
+        self.epoch_iterations.append(self.iterations[-1] if self.iterations else 0)
+        self.valid_losses.append(ev.valid_loss)
+        self.epochs.append(ev.global_epoch + 1)
+        for name, value in ev.metrics.items():
+            # A metric missing in earlier epochs would shift its points: pad with NaN.
+            values = self.metrics.setdefault(name, [np.nan] * (len(self.epochs) - 1))
+            values.append(value)
+        self._dirty = True
+
+    def start_stage(self, ev) -> None:
+        if ev.stage == 2 and (self.iterations or self.epochs):
+            last = self.iterations[-1] if self.iterations else 0
+            self.stage2_iteration = last + 0.5
+            self.stage2_epoch = len(self.epochs) + 0.5
+            self._dirty = True
+
+    # -- drawing ------------------------------------------------------------
+    def flush(self) -> None:
+        """Push what was recorded since the last flush to the plots."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraws += 1
+        self.train_curve.setData(np.asarray(self.iterations, float), np.asarray(self.smooth_losses, float))
+        self.lr_curve.setData(np.asarray(self.iterations, float), np.asarray(self.lrs, float))
+        self.valid_curve.setData(np.asarray(self.epoch_iterations, float), np.asarray(self.valid_losses, float))
+        for i, (name, values) in enumerate(self.metrics.items()):
+            curve = self.metric_curves.get(name)
+            if curve is None:
+                colour = METRIC_COLOURS[i % len(METRIC_COLOURS)]
+                curve = self.metric_curves[name] = _growing_curve(self.metric_plot, colour, name, symbol="o")
+            curve.setData(np.asarray(self.epochs, float), np.asarray(values, float))
+        for line in self.stage_lines:
+            line.setVisible(self.stage2_iteration is not None)
+            if self.stage2_iteration is not None:
+                line.setValue(self.stage2_iteration)
+        self.metric_stage_line.setVisible(self.stage2_epoch is not None)
+        if self.stage2_epoch is not None:
+            self.metric_stage_line.setValue(self.stage2_epoch)
+
+    def point_counts(self) -> dict[str, int]:
+        """How many points each drawn curve holds (what the user sees)."""
+        counts = {
+            "train_loss": len(self.train_curve.xData if self.train_curve.xData is not None else []),
+            "valid_loss": len(self.valid_curve.xData if self.valid_curve.xData is not None else []),
+            "lr": len(self.lr_curve.xData if self.lr_curve.xData is not None else []),
+        }
+        for name, curve in self.metric_curves.items():
+            counts[name] = len(curve.xData if curve.xData is not None else [])
+        return counts
