@@ -1,12 +1,14 @@
-"""The main window: a sidebar of workflow steps over a stack of pages."""
+"""The main window: a sidebar of workflow steps over a stack of pages, menus, and dataset drops."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QMainWindow, QMenu, QStackedWidget, QWidget
 
+from tlstudio.qt import settings
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.base import Page, PageHost
 from tlstudio.qt.workers import EngineTask
@@ -22,14 +24,33 @@ PAGES = (
     ("export", "7  Export", "export_page", "ExportPage"),
 )
 
+SIDEBAR_STYLE = """
+QListWidget#Sidebar { background: #f1f3f5; border: none; border-right: 1px solid #d8dce0; padding-top: 8px; outline: 0; }
+QListWidget#Sidebar::item { padding: 9px 14px; border-radius: 4px; margin: 1px 6px; color: #2b2f33; }
+QListWidget#Sidebar::item:hover { background: #e3e7eb; }
+QListWidget#Sidebar::item:selected { background: #2f6fbd; color: white; }
+"""
+
+
+def dropped_path(mime) -> Path | None:
+    """The first local file or folder in a drag's data, if any."""
+    if mime is None or not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile():
+            return Path(url.toLocalFile())
+    return None
+
 
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState | None = None):
         super().__init__()
         self.state = state or AppState(self)
         self.setWindowTitle("TL Studio")
-        self.sidebar = QListWidget()
-        self.sidebar.setFixedWidth(170)
+        self.setAcceptDrops(True)
+        self.sidebar = QListWidget(objectName="Sidebar")
+        self.sidebar.setFixedWidth(180)
+        self.sidebar.setStyleSheet(SIDEBAR_STYLE)
         self.stack = QStackedWidget()
         self.pages: dict[str, Page] = {}
         self.hosts: dict[str, PageHost] = {}
@@ -46,22 +67,106 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(0)
         self.state.navigate_requested.connect(self.show_page)
         self.state.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.data_page.dataset_opened.connect(self._remember)
+        self.state.dataset_changed.connect(self._update_title)
 
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         layout.addWidget(self.sidebar)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self._build_menus()
+        self.statusBar().showMessage("Drop a folder, a .zip or a CSV to open a dataset.")
         self.resize(1200, 800)
+        geometry, window_state = settings.window_geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if window_state is not None:
+            self.restoreState(window_state)
 
+    @property
+    def data_page(self):
+        return self.pages["data"]
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_folder_action = self._action(file_menu, "&Open dataset folder…", self.data_page.open_folder_dialog, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open &zip or CSV file…", self.data_page.open_file_dialog, "Ctrl+Shift+O")
+        self._action(file_menu, "Open &demo dataset", self.data_page.open_demo)
+        self.recent_menu = QMenu("&Recent datasets", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        self._fill_recent_menu()
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit).setMenuRole(QAction.MenuRole.QuitRole)
+
+        go_menu = self.menuBar().addMenu("&Go")
+        self.step_actions = []
+        for number, (key, title, *_rest) in enumerate(PAGES, start=1):
+            action = self._action(go_menu, title.split(maxsplit=1)[1], lambda _=False, k=key: self.show_page(k), f"Ctrl+{number}")
+            self.step_actions.append(action)
+
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = settings.recent_datasets()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_dataset(p))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", lambda: [settings.forget_recent_dataset(p) for p in recent])
+        else:
+            self.recent_menu.addAction("No recent datasets").setEnabled(False)
+
+    def _remember(self, path: str) -> None:
+        settings.add_recent_dataset(path)
+        self._fill_recent_menu()
+
+    def _update_title(self, spec) -> None:
+        self.setWindowTitle("TL Studio" if spec is None else f"{Path(spec.source_zip or spec.root).name} — TL Studio")
+
+    # --- navigation and opening ---------------------------------------------
     def show_page(self, key: str) -> None:
         self.sidebar.setCurrentRow(list(self.pages).index(key))
 
     def current_page_key(self) -> str:
         return list(self.pages)[self.sidebar.currentRow()]
 
+    def open_dataset(self, path: str | Path) -> None:
+        self.show_page("data")
+        self.data_page.open_path(path)
+
+    # --- drops anywhere on the window ---------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt name)
+        if dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        path = dropped_path(event.mimeData())
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_dataset(path)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        settings.save_window(self.saveGeometry(), self.saveState())
         for page in self.pages.values():
             page.shutdown()
         EngineTask.shutdown_all()

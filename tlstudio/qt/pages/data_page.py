@@ -1,13 +1,195 @@
-"""Data page (placeholder until implemented)."""
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+"""Data: open a dataset (drop, dialogs, demo), see its summary and a gallery of every image."""
+from __future__ import annotations
 
+import html
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+)
+
+from tlstudio.qt.dataset_loader import DatasetLoader
 from tlstudio.qt.pages.base import Page
+from tlstudio.qt.resources import DEMO_DATASET, app_icon
+from tlstudio.qt.widgets.dataset_summary import DatasetSummary
+from tlstudio.qt.widgets.gallery_model import ITEM_ROLE
+from tlstudio.qt.widgets.gallery_view import Gallery
+from tlstudio.qt.widgets.image_viewer import ImageViewerDialog
+from tlstudio.qt.widgets.message_banner import MessageBanner
+from tlstudio.qt.widgets.skipped_table import SkippedFilesDialog
+
+EXPECTED = (
+    "TL Studio expects a folder with one subfolder of images per class, a folder with train/ and valid/ "
+    "(and optionally test/) subfolders, a CSV file with file,label columns, or a .zip of one of these."
+)
 
 
 class DataPage(Page):
     key = "data"
     title = "Data"
+    dataset_opened = Signal(str)  # the path the user opened, once its scan succeeded
 
-    def __init__(self, state, parent=None):
+    def __init__(self, state, parent=None, loader: DatasetLoader | None = None):
         super().__init__(state, parent)
-        QVBoxLayout(self).addWidget(QLabel("Data"))
+        self.loader = loader or DatasetLoader(parent=self)
+        self.loader.started.connect(self._scan_started)
+        self.loader.progress.connect(self._scan_progress)
+        self.loader.loaded.connect(self._scan_loaded)
+        self.loader.failed.connect(self._scan_failed)
+        self.loader.cancelled.connect(self._scan_cancelled)
+        self.viewer: ImageViewerDialog | None = None
+        self.skipped_dialog: SkippedFilesDialog | None = None
+
+        self.banner = MessageBanner()
+        self.scan_label = QLabel()
+        self.scan_progress = QProgressBar()
+        self.scan_progress.setMaximumWidth(360)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.loader.cancel)
+        self.scan_row = QWidget()
+        row = QHBoxLayout(self.scan_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.scan_label, 1)
+        row.addWidget(self.scan_progress)
+        row.addWidget(self.cancel_button)
+        self.scan_row.hide()
+
+        self.summary = DatasetSummary()
+        self.summary.show_skipped_requested.connect(self.show_skipped)
+        self.gallery = Gallery()
+        self.gallery.image_activated.connect(self.open_viewer)
+        self.content = QSplitter(Qt.Orientation.Horizontal)
+        self.content.addWidget(self.summary)
+        self.content.addWidget(self.gallery)
+        self.content.setStretchFactor(0, 0)
+        self.content.setStretchFactor(1, 1)
+        self.content.setSizes([340, 700])
+        self.content.setChildrenCollapsible(False)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._build_empty_state())
+        self.stack.addWidget(self.content)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.scan_row)
+        layout.addWidget(self.stack, 1)
+        state.dataset_changed.connect(self.show_dataset)
+        self.show_dataset(state.dataset)
+
+    def _build_empty_state(self) -> QWidget:
+        empty = QWidget()
+        title = QLabel("Drop a dataset anywhere on this window")
+        title.setStyleSheet("font-size: 17pt; font-weight: 600;")
+        hint = QLabel(EXPECTED, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        hint.setFixedWidth(560)
+        hint.setStyleSheet("color: #5f6368;")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for text, slot in (
+            ("Open dataset folder…", self.open_folder_dialog),
+            ("Open zip or CSV file…", self.open_file_dialog),
+            ("Open demo dataset", self.open_demo),
+        ):
+            button = QPushButton(text)
+            button.setMinimumHeight(32)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        self.demo_button = button
+        buttons.addStretch(1)
+        layout = QVBoxLayout(empty)
+        layout.addStretch(2)
+        icon = QLabel()
+        icon.setPixmap(app_icon().pixmap(96, 96))
+        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(8)
+        layout.addWidget(title, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(hint, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(12)
+        layout.addLayout(buttons)
+        layout.addStretch(3)
+        return empty
+
+    # --- opening -------------------------------------------------------------
+    def open_path(self, path: str | Path) -> None:
+        self.loader.load(path)
+
+    def open_demo(self) -> None:
+        self.open_path(DEMO_DATASET)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open dataset folder")
+        if folder:
+            self.open_path(folder)
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open dataset file", "", "Datasets (*.zip *.csv);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def is_scanning(self) -> bool:
+        return self.loader.is_running()
+
+    def _scan_started(self, path: str) -> None:
+        self.banner.hide()
+        self.scan_label.setText(f"Scanning {path}…")
+        self.scan_progress.setRange(0, 0)
+        self.cancel_button.setEnabled(True)
+        self.scan_row.show()
+
+    def _scan_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.scan_progress.setRange(0, total)
+            self.scan_progress.setValue(done)
+        if message:
+            self.scan_label.setText(f"Scanning {self.loader.path}: {message}")
+
+    def _scan_loaded(self, spec) -> None:
+        self.scan_row.hide()
+        path = str(self.loader.path)
+        self.state.set_dataset(spec)
+        if spec.skipped:
+            self.banner.show_message(f"{len(spec.skipped):,} files were skipped; see “Show skipped files…”.", "warning")
+        self.state.status_message.emit(f"Opened {path}: {len(spec):,} images in {len(spec.classes)} classes")
+        self.dataset_opened.emit(path)
+
+    def _scan_failed(self, path: str, message: str) -> None:
+        self.scan_row.hide()
+        kept = " The previous dataset is still open." if self.state.dataset is not None else ""
+        self.banner.show_message(
+            f"<b>Could not open {html.escape(path)}</b><br>{html.escape(message)}<br>{EXPECTED}{kept}", "error"
+        )
+        self.state.status_message.emit(f"Could not open {path}")
+
+    def _scan_cancelled(self, path: str) -> None:
+        self.scan_row.hide()
+        self.state.status_message.emit(f"Cancelled opening {path}")
+
+    # --- showing -------------------------------------------------------------
+    def show_dataset(self, spec) -> None:
+        self.summary.set_spec(spec)
+        self.gallery.set_spec(spec)
+        self.stack.setCurrentIndex(0 if spec is None else 1)
+
+    def show_skipped(self) -> None:
+        spec = self.state.dataset
+        if spec is None:
+            return
+        self.skipped_dialog = SkippedFilesDialog(spec.skipped, spec.root, self)
+        self.skipped_dialog.show()
+
+    def open_viewer(self, index) -> None:
+        spec = self.state.dataset
+        if spec is None or not index.isValid():
+            return
+        item = index.data(ITEM_ROLE)
+        if self.viewer is not None:
+            self.viewer.close()
+        self.viewer = ImageViewerDialog(spec.items[item], spec.labels[item], spec.splits[item], self)
+        self.viewer.show()
+
+    def shutdown(self) -> None:
+        self.loader.shutdown()
+        self.gallery.shutdown()

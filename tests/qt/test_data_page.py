@@ -1,0 +1,88 @@
+"""The Data page: summary, chart, skipped files, progress while scanning, and how it looks."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from fixtures_shell import drop, make_dataset
+from tlstudio.core.dataset import SPLITS
+
+
+def test_summary_and_chart_show_the_dataset(main_window, demo_spec):
+    page = main_window.data_page
+    assert page.stack.currentIndex() == 0  # the drop hint while nothing is open
+    main_window.state.set_dataset(demo_spec)
+    assert page.stack.currentIndex() == 1
+    summary = page.summary
+    assert "<b>10</b> classes" in summary.counts.text() and "<b>600</b> images" in summary.counts.text()
+    counts = demo_spec.split_counts()
+    for split in SPLITS:
+        if counts[split]:
+            assert f"{split} {counts[split]:,}" in summary.counts.text()
+    assert summary.chart.totals() == demo_spec.class_counts()
+    assert set(summary.chart.bars) == {s for s in SPLITS if counts[s]}
+    left_ticks = summary.chart.getAxis("left")._tickLevels[0]
+    assert sorted(name for _, name in left_ticks) == demo_spec.classes
+    assert "No files skipped" in summary.skipped_label.text()
+    assert not summary.skipped_button.isEnabled()
+
+
+def test_skipped_files_table_sorts_and_opens_the_folder(main_window, qtbot, tmp_path, monkeypatch):
+    root = make_dataset(tmp_path, "class-folders")
+    (root / "cat" / "notes.jpg").write_text("this is text, not a JPEG")
+    (root / "dog" / "empty.png").write_bytes(b"")
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000) as blocker:
+        assert drop(main_window, root)
+    spec = blocker.args[0]
+    assert len(spec.skipped) == 2
+    page = main_window.data_page
+    assert page.banner.level == "warning" and "2 files were skipped" in page.banner.text()
+    assert page.summary.skipped_button.isEnabled()
+    qtbot.mouseClick(page.summary.skipped_button, Qt.MouseButton.LeftButton)
+    dialog = page.skipped_dialog
+    assert dialog is not None and dialog.isVisible()
+    table = dialog.model
+    assert table.rowCount() == 2
+    shown = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(2)}
+    assert set(shown) == {"cat/notes.jpg", "dog/empty.png"}
+    assert all(reason for reason in shown.values())
+    dialog.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert dialog.table.model().index(0, 0).data() == "dog/empty.png"
+
+    opened = []
+    monkeypatch.setattr("tlstudio.qt.widgets.skipped_table.QDesktopServices.openUrl", lambda url: opened.append(url) or True)
+    assert not dialog.open_button.isEnabled()
+    dialog.table.selectRow(0)
+    assert dialog.open_button.isEnabled()
+    qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert [u.toLocalFile() for u in opened] == [str(root / "dog")]
+    dialog.close()
+
+
+def test_progress_shows_while_scanning(main_window, qtbot, dataset_factory):
+    page = main_window.data_page
+    path = dataset_factory("class-folders")
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
+        main_window.open_dataset(path)
+        assert page.scan_row.isVisibleTo(page)
+        assert str(path) in page.scan_label.text()
+    assert not page.scan_row.isVisibleTo(page)
+
+
+def test_screenshots_of_the_data_page(main_window, qtbot, demo_dir, artifacts_dir):
+    main_window.resize(1280, 820)
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    main_window.grab().save(str(artifacts_dir / "data_page_empty.png"))
+
+    page = main_window.data_page
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
+        page.open_demo()
+    model = page.gallery.model
+    qtbot.waitUntil(lambda: model.rowCount() > 0 and model.loader.pending == 0 and len(model.cache) >= 24, timeout=10_000)
+    main_window.grab().save(str(artifacts_dir / "data_page_demo.png"))
+
+    page.open_path(demo_dir / "bag" / "missing-folder")
+    qtbot.waitUntil(lambda: page.banner.text() != "", timeout=10_000)
+    qtbot.waitUntil(lambda: not page.is_scanning(), timeout=10_000)
+    main_window.grab().save(str(artifacts_dir / "data_page_error.png"))
+    assert main_window.state.dataset is not None

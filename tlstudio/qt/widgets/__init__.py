@@ -1,0 +1,1 @@
+"""Reusable widgets of the window: gallery, thumbnails, charts, dialogs."""
