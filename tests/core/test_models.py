@@ -93,7 +93,7 @@ def test_pretrained_mobilenet_v2_learner_holds_the_offline_weights(tiny_dls):
     assert learn.arch == TorchvisionArch("mobilenet_v2") and len(pickle.dumps(learn.arch)) < 200
 
 
-def test_pretrained_timm_learner_holds_the_mapped_offline_weights(tiny_dls):
+def test_pretrained_timm_learner_holds_the_mapped_offline_weights(tiny_dls, tmp_path):
     learn = build_learner(tiny_dls, "tf_efficientnet_lite0", pretrained=True)
     sd = resolve_weights("tf_efficientnet_lite0", allow_download=False).state_dict()
     timm_sd = learn.model[0].model.state_dict()
@@ -101,6 +101,10 @@ def test_pretrained_timm_learner_holds_the_mapped_offline_weights(tiny_dls):
     for key, value in timm_sd.items():
         assert torch.equal(value, sd[key]), key
     assert "state_dict" not in learn.model[0].model.pretrained_cfg
+    learn.path = tmp_path
+    learn.export("lite0.pkl")  # the weights are pickled once, in the model
+    weights_mb = sum(v.numel() * v.element_size() for v in learn.model.state_dict().values()) / 1e6
+    assert (tmp_path / "lite0.pkl").stat().st_size / 1e6 < weights_mb * 1.1
     assert [g.trainable for g in layer_groups(learn)][-2:] == [False, True]
 
 
@@ -129,3 +133,27 @@ def test_untrained_learner_predicts_on_real_batches(tiny_dls):
     x, _ = tiny_dls.one_batch()
     out = learn.model.eval()(x)
     assert out.shape == (x.shape[0], 2) and np.isfinite(out.detach().numpy()).all()
+
+
+def test_a_broken_file_in_the_hub_cache_is_named(tiny_dls):
+    from tlstudio.core.weights import WeightsFileError, canonical_file
+
+    broken = canonical_file("resnet18")
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(WeightsFileError, match="resnet18-f37072fd.pth: not a readable PyTorch weights file"):
+        build_learner(tiny_dls, "resnet18", pretrained=True)
+
+
+def test_registry_and_weights_status_load_neither_torch_nor_fastai():
+    """The Model page lists architectures while the window paints, before torch loads."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tlstudio.core.models import ARCHS; "
+        "print([a.weights_label() for a in ARCHS.values()].count('not on this machine')); "
+        "print(sorted(m for m in ('torch', 'fastai', 'torchvision', 'timm') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.split("\n")[1] == "[]"

@@ -175,7 +175,10 @@ def build_learner(dls, arch: str, *, pretrained: bool = True, weights_file=None,
             # (timm drops the 1000-class classifier itself, since fastai asks for no classes).
             kwargs["pretrained_cfg_overlay"] = {"state_dict": dict(state_dict)}
         learn = vision_learner(dls, arch, pretrained=pretrained, splitter=split.splitter, metrics=metrics, **kwargs)
-        learn.model[0].model.pretrained_cfg.pop("state_dict", None)  # don't pickle the weights twice on export
+        # vision_learner keeps its keyword arguments as learner attributes and timm keeps the
+        # overlay in the model's config: drop both so an export doesn't pickle the weights twice.
+        learn.model[0].model.pretrained_cfg.pop("state_dict", None)
+        learn.__dict__.pop("pretrained_cfg_overlay", None)
     learn.weights_origin = source.origin if pretrained else "none (random init)"
     return learn
 

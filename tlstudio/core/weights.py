@@ -102,6 +102,7 @@ class WeightsSource:
         sd = _read_state_dict(self.path)
         if self.key_format == "lukemelas-lite":
             sd = lite0_keys_to_timm(sd)
+        check_state_dict(self.arch, sd, self.path)
         return sd
 
 
