@@ -1,0 +1,177 @@
+"""The Evaluate page on a real tiny trained model: what it draws equals what the
+engine (and scikit-learn) compute, clicks open the right images, reports save."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from sklearn.metrics import precision_recall_fscore_support
+
+from tlstudio.qt.app_state import AppState
+from tlstudio.qt.pages.evaluate_page import EvaluatePage
+
+
+@pytest.fixture(scope="module")
+def reference(trained_result):
+    """The engine's own interpretation of the validation split."""
+    from tlstudio.core.interpret import interpret
+
+    return interpret(trained_result.learn, trained_result.spec, split="valid")
+
+
+def wait_evaluated(qtbot, page):
+    qtbot.waitUntil(lambda: page.interpretation is not None and not page.slot.is_running(), timeout=60_000)
+
+
+@pytest.fixture
+def page(qtbot, trained_result):
+    state = AppState()
+    page = EvaluatePage(state)
+    qtbot.addWidget(page)
+    page.resize(1280, 820)
+    page.show()
+    state.set_training(trained_result)  # a new result starts the evaluation by itself
+    wait_evaluated(qtbot, page)
+    yield page
+    page.shutdown()
+
+
+def test_matrix_cells_show_the_engine_confusion_matrix(page, reference):
+    view = page.matrix
+    assert view.classes == reference.classes
+    n = len(reference.classes)
+    shown = np.array([[int(view.cell_text(i, j)) for j in range(n)] for i in range(n)])
+    np.testing.assert_array_equal(shown, reference.confusion)
+    assert shown.sum() == len(reference.paths)
+    page.normalize_box.setChecked(True)
+    rows = reference.confusion / reference.confusion.sum(axis=1, keepdims=True)
+    assert [view.cell_text(0, j) for j in range(n)] == [f"{v:.2f}" for v in rows[0]]
+
+
+def test_clicking_a_cell_lists_exactly_its_images(qtbot, page, reference):
+    n = len(reference.classes)
+    for i in range(n):
+        for j in range(n):
+            qtbot.mouseClick(page.matrix, Qt.MouseButton.LeftButton, pos=page.matrix.cell_rect(i, j).center())
+            expected = [p for p, a, b in zip(reference.paths, reference.y_true, reference.y_pred) if a == i and b == j]
+            assert page.matrix.selected == (i, j)
+            assert page.cell_gallery.paths() == expected, (i, j)
+            assert page.cell_gallery.count() == reference.confusion[i, j]
+    assert page.image_tabs.currentIndex() == 1
+
+
+def test_most_confused_pairs_open_their_images(qtbot, page, reference):
+    pairs = reference.most_confused()
+    assert page.confused_list.count() == max(len(pairs), 1)
+    if not pairs:
+        return
+    actual, predicted, count = pairs[0]
+    item = page.confused_list.item(0)
+    assert actual in item.text() and predicted in item.text()
+    rect = page.confused_list.visualItemRect(item)
+    qtbot.mouseClick(page.confused_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.cell_gallery.count() == count
+    i, j = reference.classes.index(actual), reference.classes.index(predicted)
+    assert page.matrix.selected == (i, j)
+
+
+def test_top_losses_are_sorted_and_match_the_engine(page, reference):
+    page.top_n.setValue(5)
+    expected = reference.top_losses(5)
+    assert page.top_losses.paths() == [r.path for r in expected]
+    losses = [r.loss for r in expected]
+    assert losses == sorted(losses, reverse=True)
+    assert losses[0] == pytest.approx(float(reference.losses.max()))
+    first = page.top_losses.entries[0]
+    assert f"loss {expected[0].loss:.2f}" in first.caption
+    assert f"p(actual) {expected[0].prob_actual:.2f}" in first.caption
+    page.top_n.setValue(len(reference.paths))
+    assert page.top_losses.count() == len(reference.paths)
+
+
+def test_metrics_table_matches_scikit_learn(page):
+    interp = page.interpretation
+    labels = range(len(interp.classes))
+    p, r, f, s = precision_recall_fscore_support(interp.y_true, interp.y_pred, labels=labels, zero_division=0)
+    rows = {row.name: row for row in page.metrics_table.displayed_rows()}
+    for k, name in enumerate(interp.classes):
+        assert rows[name].precision == pytest.approx(p[k])
+        assert rows[name].recall == pytest.approx(r[k])
+        assert rows[name].f1 == pytest.approx(f[k])
+        assert rows[name].support == s[k]
+    for avg in ("macro", "weighted"):
+        ap, ar, af, _ = precision_recall_fscore_support(
+            interp.y_true, interp.y_pred, labels=labels, average=avg, zero_division=0
+        )
+        row = rows[f"{avg} avg"]
+        assert (row.precision, row.recall, row.f1) == pytest.approx((ap, ar, af))
+    assert page.summary.text().startswith(f"Accuracy {np.mean(interp.y_true == interp.y_pred):.1%}")
+
+
+def test_sorting_keeps_the_averages_at_the_bottom(page):
+    table = page.metrics_table
+    for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+        table.sortByColumn(3, order)
+        rows = table.displayed_rows()
+        assert [r.name for r in rows[-2:]] == ["macro avg", "weighted avg"]
+        f1 = [r.f1 for r in rows[:-2]]
+        assert f1 == sorted(f1, reverse=order == Qt.SortOrder.DescendingOrder)
+
+
+def test_roc_curves_for_one_class_or_all(page, reference):
+    assert len(page.roc.shown_curves()) == len(reference.classes)
+    name = reference.classes[1]
+    page.roc.show_class(name)
+    [curve] = page.roc.shown_curves()
+    assert curve.label == name and curve.auc == pytest.approx(reference.roc[1].auc)
+    legend = [label.text for _, label in page.roc.legend.items]
+    assert legend == [f"{name} (AUC {reference.roc[1].auc:.3f})"]
+
+
+def test_save_report_writes_csv_and_pngs(page, reference, tmp_path):
+    written = page.save_report(tmp_path / "report")
+    names = {p.name for p in written}
+    assert {"metrics.csv", "confusion_matrix.png", "roc.png"} <= names
+    with (tmp_path / "report" / "metrics.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["class", "precision", "recall", "f1", "support"]
+    assert [r[0] for r in rows[1:]] == [*reference.classes, "macro avg", "weighted avg", "accuracy"]
+    k = 1
+    assert float(rows[1 + k][1]) == pytest.approx(reference.scores.precision[k], abs=1e-6)
+    assert int(rows[1 + k][4]) == reference.scores.support[k]
+    assert float(rows[-1][3]) == pytest.approx(reference.accuracy, abs=1e-6)
+    for png in ("confusion_matrix.png", "roc.png"):
+        image = QImage(str(tmp_path / "report" / png))
+        assert not image.isNull() and image.width() >= 400, png
+
+
+def test_test_split_is_offered_only_when_the_dataset_has_one(qtbot, page, trained_result):
+    assert not page.split_combo.isEnabled()
+    spec = trained_result.spec
+    valid = spec.indices("valid")
+    with_test = dataclasses.replace(
+        spec,
+        items=spec.items + [spec.items[i] for i in valid[:5]],
+        labels=spec.labels + [spec.labels[i] for i in valid[:5]],
+        splits=spec.splits + ["test"] * 5,
+    )
+    page.state.set_training(dataclasses.replace(trained_result, spec=with_test))
+    wait_evaluated(qtbot, page)
+    assert page.split_combo.isEnabled() and page.split_combo.count() == 2
+    page.split_combo.setCurrentIndex(page.split_combo.findData("test"))  # re-evaluates by itself
+    wait_evaluated(qtbot, page)
+    assert page.interpretation.split == "test"
+    assert len(page.interpretation.paths) == 5
+    assert "5 test images" in page.summary.text()
+
+
+def test_screenshot(qtbot, page, artifacts_dir):
+    page.matrix.selected = None
+    page.show_cell(0, 0)
+    page.image_tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: page.top_losses.thumbnails_pending() == 0, timeout=5000)
+    page.grab().save(str(artifacts_dir / "evaluate_page.png"))

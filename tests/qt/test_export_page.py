@@ -1,0 +1,111 @@
+"""The Export page on a real tiny trained model: export + verify off the GUI
+thread, the sidecar shown, and images dropped on the page predicted by the file."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from tlstudio.qt.app_state import AppState
+from tlstudio.qt.pages.export_page import ExportPage
+
+
+@pytest.fixture
+def page(qtbot, trained_result):
+    state = AppState()
+    page = ExportPage(state)
+    qtbot.addWidget(page)
+    page.resize(1200, 760)
+    page.show()
+    state.set_training(trained_result)
+    yield page
+    page.shutdown()
+
+
+def drop(widget, paths) -> tuple[bool, bool]:
+    """Drags local files onto `widget` and drops them: (enter accepted, drop accepted)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    where = widget.rect().center()
+    enter = QDragEnterEvent(where, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    if not enter.isAccepted():
+        return False, False
+    event = QDropEvent(QPointF(where), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+    return True, event.isAccepted()
+
+
+def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result, tmp_path, artifacts_dir):
+    assert not page.drop_zone.isEnabled()  # nothing to try before the file exists
+    target = tmp_path / "models" / "tiny.pkl"
+    page.path_edit.setText(str(target))
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    assert page.export_slot.is_running()  # off the GUI thread
+    qtbot.waitUntil(lambda: page.report is not None, timeout=60_000)
+
+    report = page.report
+    assert target.is_file() and report.sidecar.is_file()
+    assert report.verified and report.n_checked == len(trained_result.spec.indices("valid"))
+    assert page.verified_label.text() == "✔ verified"
+    assert page.checked_label.text() == str(report.n_checked)
+    assert page.mismatch_label.text() == "none"
+    sidecar = json.loads(report.sidecar.read_text())
+    tree = {page.sidecar_tree.topLevelItem(i).text(0): page.sidecar_tree.topLevelItem(i) for i in range(page.sidecar_tree.topLevelItemCount())}
+    assert tree["classes"].text(1) == ", ".join(sidecar["classes"])
+    assert tree["architecture"].text(1) == trained_result.config.arch
+    assert tree["dataset"].childCount() == len(sidecar["dataset"])
+
+    spec = trained_result.spec
+    image = spec.items[spec.indices("valid")[0]]
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    assert drop(page.drop_zone, [image, corrupt]) == (True, True)
+    qtbot.waitUntil(lambda: page.predictions.topLevelItemCount() == 2 and not page.predict_slot.is_running(), timeout=60_000)
+    (name, prediction, top3), (bad_name, bad_prediction, error) = page.predictions.rows()
+    assert name == image.name
+    label = prediction.split()[0]
+    assert label in spec.classes and prediction.endswith("%")
+    assert top3.split()[0] == label and len(top3.split()) == 6  # three "label NN%" pairs
+    assert bad_name == "broken.png" and bad_prediction == "Error" and "cannot read image" in error
+    assert "1 could not be read" in page.predict_status.text()
+
+    # A second drop reuses the loaded model and appends.
+    copy = tmp_path / "copy.png"
+    shutil.copyfile(image, copy)
+    assert drop(page.drop_zone, [copy]) == (True, True)
+    qtbot.waitUntil(lambda: page.predictions.topLevelItemCount() == 3 and not page.predict_slot.is_running(), timeout=60_000)
+    assert page.predictions.rows()[2][1] == prediction
+    page.grab().save(str(artifacts_dir / "export_page.png"))
+
+
+def test_drop_zone_takes_only_images(qtbot, tmp_path):
+    from tlstudio.qt.widgets.image_drop_zone import ImageDropZone
+
+    zone = ImageDropZone()
+    qtbot.addWidget(zone)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    with qtbot.assertNotEmitted(zone.files_dropped):
+        assert drop(zone, [notes]) == (False, False)  # left to the window (it opens datasets)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("b.png", "a.jpg", "skip.txt"):
+        (folder / name).write_bytes(b"x")
+    with qtbot.waitSignal(zone.files_dropped) as got:
+        assert drop(zone, [folder]) == (True, True)
+    assert [p.name for p in got.args[0]] == ["a.jpg", "b.png"]
+
+
+def test_export_to_an_impossible_path_says_why(qtbot, page, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    page.path_edit.setText(str(blocker / "model.pkl"))  # its folder is a file
+    page.export()
+    qtbot.waitUntil(lambda: page.export_status.text().startswith("Export failed:"), timeout=30_000)
+    assert "a-file" in page.export_status.text()
+    assert page.report is None and not page.drop_zone.isEnabled()
