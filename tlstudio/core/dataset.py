@@ -113,24 +113,22 @@ def scan(
     spec = DatasetSpec(root=root, layout=found.layout, items=[], labels=[], splits=[], classes=[],
                        skipped=extra_skipped + found.skipped, warnings=list(found.warnings),
                        source_zip=source_zip, data_dir=found.data_dir)
-    fixed: list[str | None] = []
+    kept = [(cand, check) for cand, check in zip(found.candidates, checks) if check.reason is None]
+    spec.skipped += [SkippedFile(Path(c[0]), k.reason, k.detail) for c, k in zip(found.candidates, checks) if k.reason]
+    files = [c[0] for c, _ in kept]
+    spec.items = [Path(f) for f in files]
+    spec.labels = [c[1] for c, _ in kept]
+    spec.sizes = [(k.width, k.height) for _, k in kept]
+    spec.modes = [k.mode for _, k in kept]
+    fixed = [c[2] for c, _ in kept]
     odd_modes: dict[str, list[Path]] = defaultdict(list)
-    for (file, label, split), check in zip(found.candidates, checks):
-        item = Path(file)
-        if not check.ok:
-            spec.skipped.append(SkippedFile(item, check.reason, check.detail))
-            continue
-        spec.items.append(item)
-        spec.labels.append(label)
-        spec.sizes.append((check.width, check.height))
-        spec.modes.append(check.mode)
-        fixed.append(split)
-        if check.mode in MODE_NOTES:
-            odd_modes[check.mode].append(item)
+    for item, mode in zip(spec.items, spec.modes):
+        if mode in MODE_NOTES:
+            odd_modes[mode].append(item)
     spec.skipped.sort(key=lambda s: str(s.path))
     _require_images(spec, found)
     spec.classes = sorted(set(spec.labels))
-    spec.splits, spec.seed = _assign_splits(spec, fixed, valid_pct, test_pct, seed)
+    spec.splits, spec.seed = _assign_splits(files, spec.labels, fixed, valid_pct, test_pct, seed)
     spec.warnings += _mode_warnings(odd_modes) + _class_warnings(spec)
     reporter.emit(Progress("scan", len(found.candidates), len(found.candidates), "Scan complete"))
     return spec
@@ -179,15 +177,15 @@ def _share(n: int, pct: float) -> int:
     return 0 if pct <= 0 else max(1, round(n * pct))
 
 
-def _assign_splits(spec: DatasetSpec, fixed: list, valid_pct: float, test_pct: float, seed: int):
+def _assign_splits(files: list[str], labels: list[str], fixed: list, valid_pct: float, test_pct: float, seed: int):
     """Stratified random split of the items no folder or CSV column placed.
 
     Each class is shuffled on its own (seeded by the seed and the class name),
     so adding a class leaves the others' splits unchanged. A class with at least
     two such items always gets one in valid, with three one in test too."""
-    if any(s == "valid" for s in fixed):
+    if "valid" in fixed:
         valid_pct = 0.0
-    if any(s == "test" for s in fixed):
+    if "test" in fixed:
         test_pct = 0.0
     splits = [s or "train" for s in fixed]
     if valid_pct == 0 and test_pct == 0:
@@ -195,9 +193,9 @@ def _assign_splits(spec: DatasetSpec, fixed: list, valid_pct: float, test_pct: f
     by_class: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(fixed):
         if s is None:
-            by_class[spec.labels[i]].append(i)
+            by_class[labels[i]].append(i)
     for label, idx in by_class.items():
-        idx.sort(key=lambda i: str(spec.items[i]))
+        idx.sort(key=files.__getitem__)
         random.Random(f"{seed}:{label}").shuffle(idx)
         n = len(idx)
         n_valid, n_test = _share(n, valid_pct), _share(n, test_pct)

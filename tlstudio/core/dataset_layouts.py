@@ -44,6 +44,11 @@ class Found:
     warnings: list[str] = field(default_factory=list)
 
 
+def _is_image_name(name: str) -> bool:
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS
+
+
 def is_hidden(name: str) -> bool:
     return name.startswith(".") or name.lower() in SYSTEM_NAMES
 
@@ -141,7 +146,7 @@ class Walker:
         listing = list_dir(folder)
         self.skipped += listing.skipped
         for fname, path in listing.files:
-            if os.path.splitext(fname)[1].lower() in IMAGE_EXTENSIONS:
+            if _is_image_name(fname):
                 self.found.append((path, label, split))
             else:
                 self.skipped.append(SkippedFile(Path(path), "not-an-image", f"'{fname}' is not an image file"))
@@ -156,7 +161,7 @@ def _unlabelled(listing: Listing) -> list[SkippedFile]:
     return [
         SkippedFile(Path(path), "unlabelled", f"'{name}' is not inside a class folder")
         for name, path in listing.files
-        if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+        if _is_image_name(name)
     ]
 
 
