@@ -1,0 +1,117 @@
+"""Fast head training: while the body is frozen, run it once over the data and
+train fastai's head on the cached features instead of the whole network.
+
+The body (`learn.model[0]`) runs in eval mode over the training images with
+the validation transforms (resize, normalize; no random augmentation), and the
+head's leading parameter-free layers (fastai's concat pooling and flatten) run
+once too, so only small pooled vectors are kept. The head's remaining layers,
+the SAME module objects as in `learn.model[1]`, are then trained with fastai's
+own `fit_one_cycle` on a throwaway Learner over those vectors; stage 2
+continues from exactly these weights.
+
+This differs from the plain recipe in two measured ways (see
+docs/benchmarks.md): the body's BatchNorm statistics stay at their pretrained
+values instead of drifting with `train_bn`, and stage 1 sees each training
+image once per epoch without augmentation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
+from fastai.learner import Learner
+from torch import nn
+
+from tlstudio.core.events import Cancelled, Progress, Reporter
+
+# Above this many bytes of cached features the plain recipe is used instead.
+MAX_FEATURE_BYTES = 1 << 30
+TASK = "Caching body features"
+
+
+@dataclass
+class FeatureSet:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_valid: torch.Tensor
+    y_valid: torch.Tensor
+
+
+def parameter_free_prefix(head: nn.Module) -> int:
+    """How many leading layers of `head` hold no parameters or buffers
+    (pooling, flatten): their output is as cacheable as the body's."""
+    if not isinstance(head, nn.Sequential):
+        return 0
+    n = 0
+    for layer in head:
+        if any(True for _ in layer.parameters()) or any(True for _ in layer.buffers()):
+            break
+        if isinstance(layer, nn.Dropout):
+            break
+        n += 1
+    return n
+
+
+def trainable_head(learn: Learner) -> nn.Sequential:
+    """The layers of `learn.model[1]` that train on cached features (shared, not copied)."""
+    head = learn.model[1]
+    k = parameter_free_prefix(head)
+    return nn.Sequential(*list(head)[k:]) if k else nn.Sequential(head)
+
+
+def cache_features(learn: Learner, reporter: Reporter, max_bytes: int = MAX_FEATURE_BYTES) -> FeatureSet | None:
+    """Body (+ parameter-free head prefix) outputs for the training and
+    validation images, on the learner's device. None when they would not fit in
+    `max_bytes`. Raises `Cancelled` when the reporter asks to stop."""
+    body, head = learn.model[0], learn.model[1]
+    prefix = nn.Sequential(*list(head)[: parameter_free_prefix(head)])
+    dls = learn.dls
+    train_dl = dls.test_dl(dls.train.items, with_labels=True)  # valid transforms, fixed order
+    loaders = [train_dl, dls.valid]
+    total, done = sum(len(dl) for dl in loaders), 0
+    n_items = len(train_dl.dataset) + len(dls.valid.dataset)
+    was_training = learn.model.training
+    learn.model.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            for dl in loaders:
+                xs, ys = [], []
+                for xb, yb in dl:
+                    if reporter.cancel_requested():
+                        raise Cancelled()
+                    feats = prefix(body(xb)).float()
+                    if not xs and feats[0].numel() * feats.element_size() * n_items > max_bytes:
+                        return None
+                    xs.append(feats)
+                    ys.append(yb.as_subclass(torch.Tensor))
+                    done += 1
+                    reporter.emit(Progress(TASK, done, total))
+                out += [torch.cat(xs), torch.cat(ys)]
+    finally:
+        learn.model.train(was_training)
+    return FeatureSet(*out)
+
+
+def head_learner(learn: Learner, features: FeatureSet, metrics) -> Learner:
+    """A fastai Learner whose model is the trainable part of `learn`'s head and
+    whose data are the cached features; same loss, optimizer and weight decay."""
+    device = features.x_train.device
+    bs = min(learn.dls.train.bs, len(features.x_train))
+    train = DataLoader(
+        list(zip(features.x_train, features.y_train)), bs=bs, shuffle=True, drop_last=True, device=device
+    )
+    valid = DataLoader(list(zip(features.x_valid, features.y_valid)), bs=learn.dls.valid.bs, device=device)
+    return Learner(
+        DataLoaders(train, valid, device=device),
+        trainable_head(learn),
+        loss_func=learn.loss_func,
+        opt_func=learn.opt_func,
+        metrics=metrics,
+        wd=learn.wd,
+        wd_bn_bias=learn.wd_bn_bias,
+        train_bn=learn.train_bn,
+        moms=learn.moms,
+    )
