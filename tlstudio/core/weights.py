@@ -205,8 +205,8 @@ def resolve_weights(arch: str, *, weights_file=None, allow_download: bool = True
     _check_arch(arch)
     if weights_file is not None:
         path = Path(weights_file)
-        validate_weights_file(arch, path)
-        return WeightsSource(arch, USER_FILE, path, _key_format_of(arch, _read_state_dict(path)))
+        _, key_format = _checked_state_dict(arch, path)
+        return WeightsSource(arch, USER_FILE, path, key_format)
     path = _in_hub_cache(arch)
     if path is not None:
         return WeightsSource(arch, HUB_CACHE, path)
@@ -356,13 +356,18 @@ def check_state_dict(arch: str, sd: dict, source: Path | str) -> None:
         raise WeightsFileError(f"{source}: not {arch} ImageNet weights: " + ", ".join(parts))
 
 
-def validate_weights_file(arch: str, path: Path) -> dict:
-    """The file's state dict in the arch's own key names, or WeightsFileError naming the problem."""
-    sd = _read_state_dict(Path(path))
-    if _key_format_of(arch, sd) == "lukemelas-lite":
+def _checked_state_dict(arch: str, path: Path) -> tuple[dict, str]:
+    sd = _read_state_dict(path)
+    key_format = _key_format_of(arch, sd)
+    if key_format == "lukemelas-lite":
         sd = lite0_keys_to_timm(sd)
     check_state_dict(arch, sd, path)
-    return sd
+    return sd, key_format
+
+
+def validate_weights_file(arch: str, path) -> dict:
+    """The file's state dict in the arch's own key names, or WeightsFileError naming the problem."""
+    return _checked_state_dict(arch, Path(path))[0]
 
 
 def import_weights_file(arch: str, path) -> Path:
