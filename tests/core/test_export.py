@@ -1,0 +1,155 @@
+"""Export: verified round trip, a fresh process predicts identically, sidecar, clear errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tlstudio.core.events import ListReporter, Progress
+from tlstudio.core.export import (
+    ModelFileError,
+    dataset_fingerprint,
+    export_model,
+    load_model,
+    predict,
+    sha256_file,
+)
+
+
+@pytest.fixture(scope="module")
+def exported(trained_result, tmp_path_factory):
+    from fastai.callback.core import Callback
+
+    class HoldsAReporter(Callback):
+        """Stands for a GUI callback left on the learner: it must not reach the pickle."""
+
+        def __init__(self):
+            self.reporter = ListReporter()
+            self.unpicklable = lambda: None
+
+    folder = tmp_path_factory.mktemp("export")
+    reporter = ListReporter()
+    learn = trained_result.learn
+    stray = HoldsAReporter()
+    with learn.added_cbs([stray]):
+        report = export_model(
+            learn,
+            folder / "model.pkl",
+            spec=trained_result.spec,
+            config=trained_result.config,
+            metrics=trained_result.final_metrics,
+            reporter=reporter,
+        )
+        assert stray in learn.cbs, "export leaves the learner's callbacks as they were"
+    return report, reporter
+
+
+def valid_paths(spec) -> list[Path]:
+    return [Path(spec.items[i]) for i in spec.indices("valid")]
+
+
+def in_memory_probs(learn, paths) -> np.ndarray:
+    import pandas as pd
+
+    dl = learn.dls.test_dl(pd.DataFrame({"path": [str(p) for p in paths]}))
+    with learn.no_bar():
+        probs, _ = learn.get_preds(dl=dl)
+    return probs.numpy()
+
+
+def test_export_is_verified_and_atomic(exported, trained_result):
+    report, reporter = exported
+    assert report.path.is_file() and report.sidecar == report.path.with_suffix(".json")
+    assert report.verified, report.message
+    assert report.n_checked == len(trained_result.spec.indices("valid")) and report.mismatches == 0
+    assert report.max_prob_diff <= 1e-5
+    assert "verified" in report.message
+    assert sorted(p.name for p in report.path.parent.iterdir()) == ["model.json", "model.pkl"], "no temp files left"
+    steps = reporter.of_type(Progress)
+    assert steps[0].done == 0 and steps[-1].done == steps[-1].total
+
+
+def test_sidecar_describes_the_model(exported, trained_result):
+    report, _ = exported
+    meta = json.loads(report.sidecar.read_text(encoding="utf-8"))
+    config, spec = trained_result.config, trained_result.spec
+    assert meta["format"] == "tlstudio-model"
+    assert meta["classes"] == spec.classes
+    assert meta["architecture"] == config.arch
+    assert meta["input_size"] == config.augment.size and meta["resize_method"] == config.augment.resize_method
+    assert meta["normalization"]["mean"] == pytest.approx([0.485, 0.456, 0.406])
+    assert meta["normalization"]["std"] == pytest.approx([0.229, 0.224, 0.225])
+    assert meta["metrics"]["accuracy"] == pytest.approx(trained_result.final_metrics["accuracy"])
+    assert meta["dataset"]["fingerprint"] == dataset_fingerprint(spec)
+    assert meta["sha256"] == sha256_file(report.path)
+    assert set(meta["versions"]) >= {"tlstudio", "fastai", "torch", "torchvision", "python"}
+    assert meta["verification"]["verified"] is True
+    assert meta["created"].endswith("+00:00")
+
+
+def test_fresh_process_predicts_identically(exported, trained_result, tmp_path):
+    report, _ = exported
+    paths = valid_paths(trained_result.spec)
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from tlstudio.core.export import load_model, predict
+        model = load_model(sys.argv[1])
+        preds = predict(model, sys.argv[2:], top_k=99)
+        print(json.dumps([dict(p.top_k) for p in preds]))
+        """
+    )
+    # Run from an empty folder with no test code importable: only tlstudio.
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(report.path), *map(str, paths)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    classes = trained_result.spec.classes
+    probs = np.array([[row[c] for c in classes] for row in theirs])
+    ours = in_memory_probs(trained_result.learn, paths)
+    np.testing.assert_allclose(probs, ours, atol=1e-5)
+    np.testing.assert_array_equal(probs.argmax(1), ours.argmax(1))
+
+
+def test_predict_reports_a_corrupt_image_per_item(exported, trained_result, tmp_path):
+    report, _ = exported
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png")
+    good = valid_paths(trained_result.spec)[:2]
+    model = load_model(report.path)
+    assert model.metadata["sha256"] == sha256_file(report.path) and model.classes == trained_result.spec.classes
+    preds = predict(model, [good[0], broken, tmp_path / "missing.jpg", good[1]], top_k=2)
+    assert [p.path for p in preds] == [good[0], broken, tmp_path / "missing.jpg", good[1]]
+    assert preds[1].label is None and "broken.png" in preds[1].error and "cannot read image" in preds[1].error
+    assert preds[2].error.endswith("no such file")
+    expected = in_memory_probs(trained_result.learn, good)
+    for pred, row in zip((preds[0], preds[3]), expected):
+        assert pred.error is None and len(pred.top_k) == 2
+        assert pred.label == trained_result.spec.classes[int(row.argmax())]
+        assert pred.prob == pytest.approx(float(row.max()), abs=1e-5)
+        assert pred.top_k[0][1] >= pred.top_k[1][1]
+
+
+def test_not_a_model_is_a_clear_error(tmp_path):
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(b"this is not a pickle at all")
+    with pytest.raises(ModelFileError, match=r"junk\.pkl: not a TL Studio or fastai model file"):
+        load_model(junk)
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load_model(tmp_path / "absent.pkl")
+
+
+def test_a_changed_model_file_is_refused(exported, tmp_path):
+    report, _ = exported
+    copy, sidecar = tmp_path / "copy.pkl", tmp_path / "copy.json"
+    sidecar.write_bytes(report.sidecar.read_bytes())
+    copy.write_bytes(report.path.read_bytes() + b"\0")
+    with pytest.raises(ModelFileError, match="changed after export"):
+        load_model(copy)
