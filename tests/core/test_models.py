@@ -119,16 +119,17 @@ def test_user_weights_file_is_loaded(tiny_dls, tmp_path):
     import torchvision.models as tvm
 
     torch.manual_seed(0)
-    sd = tvm.resnet18(weights=None).state_dict()
-    torch.save(sd, tmp_path / "resnet18 mine.pth")
-    learn = build_learner(tiny_dls, "resnet18", weights_file=tmp_path / "resnet18 mine.pth")
-    assert torch.equal(learn.model[0][0].weight, sd["conv1.weight"])
-    assert torch.equal(learn.model[0][7][1].bn2.running_var, sd["layer4.1.bn2.running_var"])
+    sd = tvm.mobilenet_v3_large(weights=None).state_dict()
+    torch.save(sd, tmp_path / "my mobilenet_v3.pth")
+    learn = build_learner(tiny_dls, "mobilenet_v3_large", weights_file=tmp_path / "my mobilenet_v3.pth")
+    features = learn.model[0][0]
+    assert torch.equal(features[0][0].weight, sd["features.0.0.weight"])
+    assert torch.equal(features[16][1].running_var, sd["features.16.1.running_var"])
     assert learn.weights_origin == "file"
 
 
 def test_untrained_learner_predicts_on_real_batches(tiny_dls):
-    learn = build_learner(tiny_dls, "resnet18", pretrained=False)
+    learn = build_learner(tiny_dls, "mobilenet_v2", pretrained=False)
     assert learn.weights_origin == "none (random init)"
     x, _ = tiny_dls.one_batch()
     out = learn.model.eval()(x)
