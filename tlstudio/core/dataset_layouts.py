@@ -152,7 +152,8 @@ class Walker:
                 self.skipped.append(SkippedFile(Path(path), "not-an-image", f"'{fname}' is not an image file"))
         for _, path in listing.dirs:
             self._walk(path, label, split, ancestors + (key,))
-        self.reporter.emit(Progress("scan", len(self.found), 0, f"Listing files in {name}"))
+        if ancestors == self._above:  # once per class folder, not per nested folder
+            self.reporter.emit(Progress("scan", len(self.found), 0, f"Listing files in {name}"))
 
 
 def _unlabelled(listing: Listing) -> list[SkippedFile]:
