@@ -75,6 +75,7 @@ def test_jpeg_larger_than_one_read_and_with_big_metadata(tmp_path):
     assert check_image(str(path)).reason == "truncated"
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
 def test_other_formats_go_through_pil(tmp_path):
     from PIL import Image
 

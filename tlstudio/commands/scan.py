@@ -27,11 +27,12 @@ def run(args) -> int:
     from tlstudio.core.dataset import scan
 
     spec = scan(args.path, valid_pct=args.valid_pct, test_pct=args.test_pct, seed=args.seed)
-    if args.json:
-        json.dump(spec_to_dict(spec), sys.stdout, indent=2, ensure_ascii=False)
-        print()
-    else:
-        print(format_spec(spec))
+    text = json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False) if args.json else format_spec(spec)
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # piped into `head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
