@@ -64,3 +64,21 @@ def test_non_ascii_and_spaced_folder_names(tmp_path):
     spec = scan(root)
     assert spec.classes == ["chat noir", "狗"]
     assert all(p.exists() for p in spec.items)
+
+
+def test_every_reason_the_code_can_give_has_a_title():
+    import re
+    from pathlib import Path
+
+    import tlstudio.core as core
+    from tlstudio.core.dataset import SKIP_REASONS
+
+    source = "".join(
+        (Path(core.__file__).parent / f).read_text()
+        for f in ("dataset.py", "dataset_layouts.py", "dataset_zip.py", "image_check.py")
+    )
+    used = set(re.findall(r'_fail\(\s*"([a-z-]+)"', source))
+    used |= set(re.findall(r'SkippedFile\([^()]*(?:\([^()]*\))?[^()]*?,\s*"([a-z-]+)"', source))
+    assert {"truncated", "zero-bytes", "hidden", "unsafe-path", "broken-symlink"} <= used  # the patterns match
+    assert {"missing", "broken-symlink"} <= set(SKIP_REASONS)  # the CSV reader picks one of these by name
+    assert used <= set(SKIP_REASONS)

@@ -22,6 +22,25 @@ from tlstudio.core.image_check import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, MODE
 SPLITS = ("train", "valid", "test")
 
 
+# Every `SkippedFile.reason` scan can report, with a short title for lists and filters.
+SKIP_REASONS = {
+    "not-an-image": "Not an image",
+    "zero-bytes": "Empty file",
+    "unreadable-header": "Damaged header",
+    "truncated": "Cut short",
+    "unsupported-mode": "Unsupported image type",
+    "too-many-pixels": "Too many pixels",
+    "broken-symlink": "Broken link",
+    "hidden": "Hidden or system file",
+    "unreadable": "Cannot be read",
+    "unlabelled": "Not in a class folder",
+    "missing": "Listed but missing",
+    "no-label": "No label",
+    "duplicate": "Listed twice",
+    "unsafe-path": "Unsafe path in zip",
+}
+
+
 class DatasetError(UserFacingError):
     """A user-facing problem with a dataset path: one clear sentence."""
 
