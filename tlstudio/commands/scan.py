@@ -20,13 +20,18 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction when no valid/ folder (0.2)")
     parser.add_argument("--test-pct", type=float, default=0.0, help="test fraction when no test/ folder (0)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the random split (42)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="skip images with more pixels than this (default: PIL's decompression-bomb limit)")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from tlstudio.core.dataset import scan
 
-    spec = scan(args.path, valid_pct=args.valid_pct, test_pct=args.test_pct, seed=args.seed)
+    from tlstudio.core.image_check import DEFAULT_MAX_PIXELS
+
+    spec = scan(args.path, valid_pct=args.valid_pct, test_pct=args.test_pct, seed=args.seed,
+                max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     text = json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False) if args.json else format_spec(spec)
     try:
         print(text)
