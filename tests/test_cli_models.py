@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _run(*args, torch_home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TORCH_HOME": str(torch_home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "TORCH_HOME": str(torch_home), "HF_HUB_CACHE": str(torch_home / "hf-hub"), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "tlstudio", "models", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 

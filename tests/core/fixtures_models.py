@@ -38,3 +38,15 @@ def meta_learner(dls, arch: str):
 
     with torch.device("meta"):
         return build_learner(dls, arch, pretrained=False)
+
+
+@pytest.fixture
+def isolated_hf_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face hub cache (where timm keeps downloaded weights), like conftest's TORCH_HOME."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from fixtures_models import tiny_dls  # noqa: F401
+from fixtures_models import isolated_hf_cache, tiny_dls  # noqa: F401
 
 from tlstudio.core.models import (
     ARCHS,
@@ -17,6 +17,8 @@ from tlstudio.core.models import (
     layer_groups,
 )
 from tlstudio.core.weights import WeightsUnavailable, resolve_weights
+
+pytestmark = pytest.mark.usefixtures("isolated_hf_cache")
 
 CATS = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE = {967, 968, 504}  # espresso, cup, coffee mug

