@@ -1,7 +1,60 @@
-"""Learning rate page (placeholder until implemented)."""
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+"""Learning-rate page: run fastai's LR finder, see all four suggestions, choose.
 
-from tlstudio.qt.pages.base import Page, NEEDS_DATASET
+Stage 1 probes the head with the body frozen and sets `head_lr`. Stage 2
+probes the model unfrozen to the depth chosen on the Model page and sets
+`base_lr`, the top of stage 2's discriminative slice; when a trained model
+exists, stage 2 starts from a copy of its weights (the trained learner itself
+is never touched), otherwise from a fresh learner.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+)
+
+from tlstudio.core.events import LrFindProgress, Message
+from tlstudio.qt.pages.base import NEEDS_DATASET, Page
+from tlstudio.qt.workers import TaskSlot
+from tlstudio.qt.widgets.lr_edit import LrEdit
+from tlstudio.qt.widgets.lr_plot import SUGGESTION_COLOURS, LrPlot, format_lr
+
+REDRAW_MS = 100
+DEFAULT_SUGGESTION = "valley"  # fastai's default suggestion
+
+
+def lr_find_task(spec, config, stage, trained, options, reporter):
+    """Runs in the worker thread; the engine (and torch) load only here."""
+    from tlstudio.core import lr_find, training
+
+    learn = None
+    if stage == 2 and trained is not None:
+        learn = training.prepare_learner(spec, config)
+        # A copy of the trained weights: the trained learner may be in use elsewhere.
+        learn.model.load_state_dict(trained.learn.model.state_dict())
+    return lr_find.find_lr(
+        spec, config, unfreeze_depth=config.unfreeze_depth, stage=stage, reporter=reporter, learn=learn, **options
+    )
+
+
+def colour_icon(colour: str) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(colour))
+    return QIcon(pixmap)
+
+
+def trained_model_fits(trained, spec, config) -> bool:
+    """Can stage 2 start from this trained model's weights?"""
+    return trained is not None and trained.spec is spec and trained.config.arch == config.arch
 
 
 class LrPage(Page):
@@ -10,7 +63,247 @@ class LrPage(Page):
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
-        QVBoxLayout(self).addWidget(QLabel("Learning rate"))
+        self.task_fn = lr_find_task
+        self.options: dict = {}  # extra keyword arguments for find_lr (e.g. num_it)
+        self.results: dict[int, object] = {}
+        self._live: tuple[list, list] = ([], [])
 
+        intro = QLabel(
+            "The finder trains briefly while raising the learning rate and plots the loss. "
+            "Pick a rate where the loss still falls steeply: drag the dashed line, click a "
+            "suggestion, or type a value."
+        )
+        intro.setWordWrap(True)
+
+        self.stage1_radio = QRadioButton("Stage 1: head only (body frozen), sets the head rate")
+        self.stage2_radio = QRadioButton()
+        self.stage2_note = QLabel()
+        self.stage2_note.setWordWrap(True)
+        self.stage2_note.setIndent(24)
+        self.stage2_note.setStyleSheet("color: #666;")
+        self.stage1_radio.setChecked(True)
+        self.stage_group = QButtonGroup(self)
+        self.stage_group.addButton(self.stage1_radio, 1)
+        self.stage_group.addButton(self.stage2_radio, 2)
+        self.stage_group.idToggled.connect(lambda _id, on: on and self._show_stage())
+        self.run_button = QPushButton("Run LR finder")
+        self.run_button.clicked.connect(self.run_finder)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        stage_box = QGroupBox("Finder")
+        stage_layout = QVBoxLayout(stage_box)
+        stage_layout.addWidget(self.stage1_radio)
+        stage_layout.addWidget(self.stage2_radio)
+        stage_layout.addWidget(self.stage2_note)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button)
+        run_row.addWidget(self.cancel_button)
+        run_row.addWidget(self.progress, 1)
+        stage_layout.addLayout(run_row)
+        stage_layout.addWidget(self.status)
+
+        self.plot = LrPlot()
+        self.plot.rate_chosen.connect(self.choose_rate)
+        self.suggestion_buttons: dict[str, QPushButton] = {}
+        suggestion_row = QHBoxLayout()
+        suggestion_row.addWidget(QLabel("Use suggestion:"))
+        for name, colour in SUGGESTION_COLOURS.items():
+            button = QPushButton(name)
+            button.setEnabled(False)
+            button.setIcon(colour_icon(colour))
+            button.clicked.connect(lambda _c=False, n=name: self.plot.choose_suggestion(n))
+            self.suggestion_buttons[name] = button
+            suggestion_row.addWidget(button)
+        suggestion_row.addStretch(1)
+
+        self.head_edit = LrEdit()
+        self.head_edit.rate_edited.connect(lambda lr: self._set_config_rate(1, lr))
+        self.base_edit = LrEdit()
+        self.base_edit.rate_edited.connect(lambda lr: self._set_config_rate(2, lr))
+        self.slice_label = QLabel()
+        self.slice_label.setWordWrap(True)
+        chosen_box = QGroupBox("Chosen rates (used by the Train page)")
+        chosen = QFormLayout(chosen_box)
+        chosen.addRow("Stage 1 head rate:", self.head_edit)
+        chosen.addRow("Stage 2 top rate:", self.base_edit)
+        chosen.addRow("", self.slice_label)
+
+        top = QHBoxLayout()
+        top.addWidget(stage_box, 3)
+        top.addWidget(chosen_box, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(top)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(suggestion_row)
+
+        self._slot = TaskSlot(self)
+        self._slot.running_changed.connect(self._running_changed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._draw_live)
+        state.train_config_changed.connect(self._config_changed)
+        state.training_changed.connect(lambda _r: self._update_stage2_text())
+        state.dataset_changed.connect(self._dataset_changed)
+        self._config_changed(state.train_config)
+
+    # -- Page contract ---------------------------------------------------------
     def missing(self):
         return NEEDS_DATASET if self.state.dataset is None else None
+
+    def shutdown(self) -> None:
+        task = self._slot.task
+        if task is not None:
+            task.cancel()
+            task.wait(60_000)
+
+    # -- stage -----------------------------------------------------------------
+    def stage(self) -> int:
+        return self.stage_group.checkedId()
+
+    def set_stage(self, stage: int) -> None:
+        (self.stage1_radio if stage == 1 else self.stage2_radio).setChecked(True)
+
+    def _update_stage2_text(self) -> None:
+        c = self.state.train_config
+        depth = "all layer groups" if c.unfreeze_depth is None else f"last {c.unfreeze_depth} layer groups"
+        self.stage2_radio.setText(f"Stage 2: unfrozen ({depth}), sets the top rate")
+        self.stage2_note.setText(
+            "Starts from a copy of the trained model."
+            if trained_model_fits(self.state.training, self.state.dataset, c)
+            else "Starts from a fresh model; train first to probe the trained one. The depth is set on the Model page."
+        )
+
+    def _show_stage(self) -> None:
+        result = self.results.get(self.stage())
+        if result is None:
+            self.plot.clear()
+        else:
+            self.plot.show_result(result)
+        self.plot.set_rate(self._config_rate(self.stage()))
+        self._update_suggestion_buttons()
+
+    def _update_suggestion_buttons(self) -> None:
+        rates = self.plot.suggestion_rates()
+        for name, button in self.suggestion_buttons.items():
+            button.setEnabled(name in rates and not self._slot.is_running())
+            button.setText(f"{name}  {format_lr(rates[name])}" if name in rates else name)
+
+    # -- running the finder -------------------------------------------------------
+    def run_finder(self) -> None:
+        if self._slot.is_running() or self.state.dataset is None:
+            return
+        stage, spec, config = self.stage(), self.state.dataset, self.state.train_config
+        trained = self.state.training if stage == 2 and trained_model_fits(self.state.training, spec, config) else None
+        options = dict(self.options)
+        self.results.pop(stage, None)
+        self.plot.clear()
+        self._live = ([], [])
+        self.progress.setRange(0, options.get("num_it", 100))
+        self.progress.setValue(0)
+        self.status.setText("Preparing data and model…")
+        self._slot.start(
+            lambda reporter: self.task_fn(spec, config, stage, trained, options, reporter),
+            name="lr_find",
+            on_event=self._on_event,
+            on_success=self._finished,
+            on_failure=self._failed,
+            on_cancel=lambda: self._ended("Cancelled."),
+        )
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._slot.is_running():
+            self._slot.request_cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling after this batch…")
+
+    def is_running(self) -> bool:
+        return self._slot.is_running()
+
+    def _running_changed(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.stage1_radio.setEnabled(not running)
+        self.stage2_radio.setEnabled(not running)
+        self._update_suggestion_buttons()
+
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, LrFindProgress):
+            self._live[0].append(ev.lr)
+            self._live[1].append(ev.loss)
+            self.progress.setRange(0, ev.total)
+            self.progress.setValue(ev.iteration)
+        elif isinstance(ev, Message):
+            self.state.status_message.emit(ev.text)
+
+    def _draw_live(self) -> None:
+        lrs, losses = self._live
+        if lrs:
+            self.status.setText(f"Probing: lr {format_lr(lrs[-1])}, loss {losses[-1]:.3f}")
+            self.plot.show_progress(lrs, losses)
+
+    def _ended(self, text: str) -> None:
+        self._timer.stop()
+        self.status.setText(text)
+
+    def _failed(self, message: str) -> None:
+        self.plot.clear()
+        self._ended(f"The LR finder failed: {message}")
+
+    def _finished(self, result) -> None:
+        self.results[result.stage] = result
+        if result.stage != self.stage():
+            self.set_stage(result.stage)
+        self.plot.show_result(result)
+        self.progress.setValue(self.progress.maximum())
+        notes = []
+        if result.cancelled:
+            notes.append(f"Cancelled after {len(result.lrs)} steps; the curve is partial.")
+        names = {s.name for s in result.suggestions}
+        if DEFAULT_SUGGESTION in names:
+            self.plot.choose_suggestion(DEFAULT_SUGGESTION)
+            notes.append(f"Chose {DEFAULT_SUGGESTION} (fastai's default); drag the line or click another suggestion.")
+        else:
+            self.plot.set_rate(self._config_rate(result.stage))
+        for name, reason in getattr(result, "skipped", ()):
+            notes.append(f"No {name} suggestion: {reason}.")
+        self._update_suggestion_buttons()
+        self._ended(" ".join(notes) or "Done.")
+
+    # -- the chosen rates --------------------------------------------------------
+    def choose_rate(self, lr: float) -> None:
+        """The plot's choice (line dragged, marker or button clicked) for the shown stage."""
+        self._set_config_rate(self.stage(), lr)
+
+    def _config_rate(self, stage: int) -> float:
+        c = self.state.train_config
+        return c.stage1_lr if stage == 1 else c.base_lr
+
+    def _set_config_rate(self, stage: int, lr: float) -> None:
+        if stage == 1:
+            self.state.update_train_config(head_lr=lr)
+        else:
+            self.state.update_train_config(base_lr=lr)
+
+    def _config_changed(self, c) -> None:
+        self.head_edit.set_value(c.stage1_lr)
+        self.base_edit.set_value(c.base_lr)
+        self.slice_label.setText(f"stage 2 trains with slice({format_lr(c.base_lr / c.lr_mult)}, {format_lr(c.base_lr)})")
+        if not self._line_is_dragging():
+            self.plot.set_rate(self._config_rate(self.stage()))
+        self._update_stage2_text()
+
+    def _line_is_dragging(self) -> bool:
+        return bool(getattr(self.plot.line, "moving", False))
+
+    def _dataset_changed(self, _spec) -> None:
+        self.results.clear()
+        self._show_stage()

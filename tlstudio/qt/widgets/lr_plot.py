@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 # One colour per suggestion, readable on a white background and to most colour-blind eyes.
 SUGGESTION_COLOURS = {
@@ -38,16 +38,24 @@ class LrPlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot_widget = pg.PlotWidget(background="w")
-        self.plot = self.plot_widget.getPlotItem()
+        self.plot_widget = pg.GraphicsLayoutWidget()
+        self.plot_widget.setBackground("w")
+        self.plot = self.plot_widget.addPlot(row=0, col=0)
         self.plot.setLogMode(x=True, y=False)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "learning rate")
         self.plot.setLabel("left", "loss (smoothed)")
         self.plot.setMenuEnabled(False)
-        # Bottom left: the curve starts high on the left and ends high on the right.
-        self.legend = self.plot.addLegend(offset=(10, -10), labelTextColor="#333")
-        self.curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="smoothed loss")
+        # Beside the plot, not on it: a noisy curve can put markers anywhere.
+        self.legend = pg.LegendItem(labelTextColor="#333")
+        self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        side = self.plot_widget.addLayout(row=0, col=1)
+        side.setMaximumWidth(190)
+        side.addItem(self.legend, row=0, col=0)
+        side.addItem(pg.GraphicsWidget(), row=1, col=0)  # takes the spare height below the legend
+        side.layout.setRowStretchFactor(1, 1)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
+        self.legend.addItem(self.curve, "smoothed loss")
         self.markers: dict[str, pg.ScatterPlotItem] = {}
         self.marker_labels: dict[str, pg.TextItem] = {}
         self._suggestions: dict[str, float] = {}
@@ -92,23 +100,27 @@ class LrPlot(QWidget):
         losses = np.asarray(result.smooth_losses, dtype=float)
         ok = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
         self.curve.setData(lrs[ok], losses[ok])
-        for s in result.suggestions:
-            self._add_marker(s)
+        # Suggestions often sit close together (slide and minimum may coincide):
+        # in order along the curve, labels alternate above-left and below-right.
+        for i, s in enumerate(sorted(result.suggestions, key=lambda s: s.point_lr)):
+            self._add_marker(s, i % 2)
+        for s in result.suggestions:  # the legend in fastai's order
+            self.legend.addItem(self.markers[s.name], f"{s.name}: {format_lr(s.lr)}")
         self._fit_y(losses[ok])
         if len(lrs[ok]):
             self.plot.setXRange(math.log10(lrs[ok].min()), math.log10(lrs[ok].max()), padding=0.02)
 
-    def _add_marker(self, s) -> None:
+    def _add_marker(self, s, side: int = 0) -> None:
         colour = SUGGESTION_COLOURS.get(s.name, "#000")
         x = math.log10(s.point_lr)
         scatter = pg.ScatterPlotItem(
             [x], [s.point_loss], size=14, symbol=SUGGESTION_SYMBOLS.get(s.name, "o"),
             brush=pg.mkBrush(colour), pen=pg.mkPen("#fff", width=1.5), hoverable=True,
-            hoverSize=18, tip=None, name=f"{s.name}: {format_lr(s.lr)}",
+            hoverSize=18, tip=None,
         )
         scatter.setZValue(10)
         scatter.sigClicked.connect(lambda *_a, name=s.name: self.choose_suggestion(name))
-        label = pg.TextItem(f"{s.name}\n{format_lr(s.lr)}", color=colour, anchor=(0.5, 1.25))
+        label = pg.TextItem(f"{s.name}\n{format_lr(s.lr)}", color=colour, anchor=((1.0, 1.0), (0.0, 0.0))[side])
         label.setPos(x, s.point_loss)
         label.setZValue(11)
         self.plot.addItem(scatter)
@@ -140,8 +152,8 @@ class LrPlot(QWidget):
         self.line.blockSignals(True)
         self.line.setValue(math.log10(lr))
         self.line.blockSignals(False)
+        self.line.show()  # the label only redraws while visible
         self._update_line_label()
-        self.line.show()
 
     def rate(self) -> float:
         return 10 ** self.line.value()

@@ -1,0 +1,184 @@
+"""Learning-rate page: a real LR finder run on tiny data, then choosing a rate
+by dragging, clicking a marker, a suggestion button and typing."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from tlstudio.core.events import LrFindProgress
+from tlstudio.qt.app_state import AppState
+from tlstudio.qt.pages.lr_page import LrPage, lr_find_task
+
+FIND_TIMEOUT_MS = 60_000
+NUM_IT = 25
+
+
+@pytest.fixture
+def lr_page(qtbot, tiny_spec, tiny_config):
+    state = AppState()
+    state.set_dataset(tiny_spec)
+    state.update_train_config(**{f: getattr(tiny_config, f) for f in ("augment", "bs", "device", "seed")})
+    page = LrPage(state)
+    page.options = {"num_it": NUM_IT}
+    page.resize(1100, 760)
+    qtbot.addWidget(page)
+    page.show()
+    yield page
+    page.shutdown()
+
+
+def run_and_wait(qtbot, page):
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert page.is_running() and not page.run_button.isEnabled() and page.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not page.is_running() and page.run_button.isEnabled(), timeout=FIND_TIMEOUT_MS)
+    return page.results.get(page.stage())
+
+
+def view_pos(page, log_lr: float, loss: float) -> QPoint:
+    """Where a point of the plot's data space is on the plot widget's viewport."""
+    vb = page.plot.plot.getViewBox()
+    scene = vb.mapViewToScene(QPointF(log_lr, loss))
+    return page.plot.plot_widget.mapFromScene(scene)
+
+
+def send_mouse(widget, kind, pos: QPoint, buttons) -> None:
+    button = Qt.MouseButton.LeftButton
+    event = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(qtbot, lr_page, artifacts_dir):
+    page, state = lr_page, lr_page.state
+    result = run_and_wait(qtbot, page)
+    assert result is not None and result.stage == 1 and not result.cancelled
+    assert 2 < len(result.lrs) <= NUM_IT
+
+    # The curve is the smoothed loss against the rates (log x: pyqtgraph draws log10).
+    xs, ys = page.plot.curve.getData()
+    assert np.allclose(xs, np.log10(result.lrs)) and np.allclose(ys, result.smooth_losses)
+    assert page.plot.plot.getAxis("bottom").logMode
+    # Four labelled markers, one per suggestion, each at its point on the curve.
+    names = {s.name for s in result.suggestions}
+    assert names == {"valley", "slide", "minimum", "steep"}, result.skipped
+    assert set(page.plot.markers) == names
+    for s in result.suggestions:
+        (pt,) = page.plot.markers[s.name].points()
+        assert pt.pos().x() == pytest.approx(math.log10(s.point_lr))
+        assert pt.pos().y() == pytest.approx(s.point_loss)
+        assert s.name in page.plot.marker_labels[s.name].toPlainText()
+        assert page.suggestion_buttons[s.name].isEnabled()
+    legend = [label.text for _sample, label in page.plot.legend.items]
+    assert len(legend) == 5 and all(any(n in text for text in legend) for n in names)
+    qtbot.wait(50)  # let the relabelled buttons lay out before the screenshot
+    page.grab().save(str(artifacts_dir / "lr_page_stage1_suggestions.png"))
+
+    # Finishing picks fastai's default suggestion for the head rate.
+    valley = result.suggestion("valley").lr
+    assert state.train_config.head_lr == pytest.approx(valley)
+    assert page.plot.rate() == pytest.approx(valley)
+
+    # Dragging the line with the mouse sets the head rate to where it is released.
+    qtbot.waitUntil(lambda: page.plot.plot_widget.viewport().width() > 100)
+    viewport = page.plot.plot_widget.viewport()
+    y_mid = float(np.median(result.smooth_losses))
+    start = view_pos(page, math.log10(valley), y_mid)
+    target_x = math.log10(result.lrs[len(result.lrs) // 4])
+    end = view_pos(page, target_x, y_mid)
+    send_mouse(viewport, QEvent.Type.MouseButtonPress, start, Qt.MouseButton.LeftButton)
+    for f in np.linspace(0, 1, 6)[1:]:
+        step = QPoint(round(start.x() + f * (end.x() - start.x())), start.y())
+        send_mouse(viewport, QEvent.Type.MouseMove, step, Qt.MouseButton.LeftButton)
+    send_mouse(viewport, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+    dragged = state.train_config.head_lr
+    assert dragged != pytest.approx(valley)
+    assert math.log10(dragged) == pytest.approx(target_x, abs=0.15)  # within a few pixels
+    assert page.plot.line.label.toPlainText() == f"chosen {dragged:.2e}"
+    assert page.head_edit.text() == f"{dragged:.2e}"
+
+    # The line's own drag signal (as pyqtgraph emits it) does the same.
+    page.plot.line.setValue(math.log10(3e-3))
+    page.plot.line.sigPositionChangeFinished.emit(page.plot.line)
+    assert state.train_config.head_lr == pytest.approx(3e-3)
+
+    # Clicking a marker snaps to its suggestion.
+    steep = result.suggestion("steep")
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=view_pos(page, math.log10(steep.point_lr), steep.point_loss))
+    assert state.train_config.head_lr == pytest.approx(steep.lr)
+    assert page.plot.rate() == pytest.approx(steep.lr)
+
+    # A button per suggestion, and a typed value, do too.
+    qtbot.mouseClick(page.suggestion_buttons["minimum"], Qt.MouseButton.LeftButton)
+    assert state.train_config.head_lr == pytest.approx(result.suggestion("minimum").lr)
+    page.head_edit.setFocus()
+    page.head_edit.selectAll()
+    qtbot.keyClicks(page.head_edit, "4.5e-4")
+    qtbot.keyClick(page.head_edit, Qt.Key.Key_Return)
+    assert state.train_config.head_lr == pytest.approx(4.5e-4)
+    assert page.plot.rate() == pytest.approx(4.5e-4)
+    assert state.train_config.base_lr == pytest.approx(2e-3)  # stage 1 never touches stage 2's rate
+
+
+def test_stage2_probes_a_copy_of_the_trained_model_and_sets_the_top_rate(qtbot, lr_page, trained_result):
+    page, state = lr_page, lr_page.state
+    state.update_train_config(unfreeze_depth=2)
+    state.set_training(trained_result)
+    assert "copy of the trained model" in page.stage2_note.text()
+    assert "last 2 layer groups" in page.stage2_radio.text()
+    before = {k: v.detach().clone() for k, v in trained_result.learn.model.state_dict().items()}
+    frozen_before = trained_result.learn.opt.frozen_idx if trained_result.learn.opt else None
+    page.set_stage(2)
+    result = run_and_wait(qtbot, page)
+    assert result is not None and result.stage == 2 and result.depth == 2
+    assert page.results[2] is result and set(page.plot.markers) == {s.name for s in result.suggestions}
+    assert state.train_config.base_lr == pytest.approx(result.suggestion("valley").lr)
+    assert state.train_config.head_lr is None  # stage 2 leaves the head rate alone
+    assert "slice(" in page.slice_label.text() and f"{state.train_config.base_lr:.2e}" in page.slice_label.text()
+    # The trained learner itself was not touched.
+    after = trained_result.learn.model.state_dict()
+    assert all(torch_equal(before[k], after[k]) for k in before)
+    assert (trained_result.learn.opt.frozen_idx if trained_result.learn.opt else None) == frozen_before
+    # Switching back shows stage 1's (absent) curve and stage 2's again.
+    page.set_stage(1)
+    assert page.plot.markers == {}
+    page.set_stage(2)
+    assert len(page.plot.markers) == len(result.suggestions)
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
+
+
+def test_cancel_stops_the_finder_and_keeps_a_partial_curve(qtbot, lr_page):
+    page = lr_page
+    seen = []
+
+    def held(spec, config, stage, trained, options, reporter):
+        class Hold:  # hold the finder after its second step until the page cancels
+            def emit(self, ev):
+                reporter.emit(ev)
+                seen.append(ev)
+                if isinstance(ev, LrFindProgress) and ev.iteration == 2:
+                    deadline = time.monotonic() + 30
+                    while not reporter.cancel_requested() and time.monotonic() < deadline:
+                        time.sleep(0.005)
+
+            def cancel_requested(self):
+                return reporter.cancel_requested()
+
+        return lr_find_task(spec, config, stage, trained, options, Hold())
+
+    page.task_fn = held
+    page.run_finder()
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=FIND_TIMEOUT_MS)
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.is_running() and page.run_button.isEnabled(), timeout=FIND_TIMEOUT_MS)
+    result = page.results[1]
+    assert result.cancelled and len(result.lrs) == 2
+    assert "Cancelled" in page.status.text()
+    assert page.plot.curve.getData()[0] is not None and len(page.plot.curve.getData()[0]) == 2
