@@ -1,7 +1,50 @@
-"""Model page (placeholder until implemented)."""
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+"""Model page: architecture, pretrained weights, unfreeze depth and the two training stages.
 
-from tlstudio.qt.pages.base import Page, NEEDS_DATASET
+Every choice lands in `state.train_config` at once. The layer groups are the
+real fastai ones, read in a worker from the model `build_learner` makes
+(structure only, on torch's meta device); speeds are measured on demand and
+remembered in QSettings.
+"""
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from tlstudio.core.events import Progress
+from tlstudio.core.model_choice import recommend_arch, recommend_depth
+from tlstudio.core.models import ARCHS
+from tlstudio.qt.pages.base import NEEDS_DATASET, Page
+from tlstudio.qt.widgets.arch_table import ArchTable
+from tlstudio.qt.widgets.depth_control import DepthControl
+from tlstudio.qt.widgets.message_banner import MessageBanner
+from tlstudio.qt.widgets.stage_settings import StageSettings
+from tlstudio.qt.widgets.weights_panel import WeightsPanel
+from tlstudio.qt.workers import TaskSlot
+
+SPEED_KEY = "model/speed/{arch}"  # "<images per second> <device>"
+
+
+def read_groups(spec, augment, arch: str, reporter) -> tuple[str, list]:
+    """Worker side: `arch`'s layer groups with a head sized for `spec`'s classes."""
+    if "fastai.vision.all" not in sys.modules:
+        reporter.emit(Progress("groups", 0, 0, "Loading fastai…"))
+    from tlstudio.core.augment import preview_loaders
+    from tlstudio.core.model_choice import arch_groups
+
+    return arch, arch_groups(preview_loaders(spec, augment), arch)
+
+
+def measure(spec, augment, arch: str, reporter) -> tuple[str, float, str]:
+    if "fastai.vision.all" not in sys.modules:
+        reporter.emit(Progress("speed", 0, 0, "Loading fastai…"))
+    from tlstudio.core.augment import preview_loaders
+    from tlstudio.core.device import choose_device
+    from tlstudio.core.speed import measure_speed
+
+    device = choose_device("auto")
+    return arch, measure_speed(preview_loaders(spec, augment), arch, device=device, reporter=reporter), device.type
 
 
 class ModelPage(Page):
@@ -10,7 +53,184 @@ class ModelPage(Page):
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
-        QVBoxLayout(self).addWidget(QLabel("Model"))
+        self.groups_slot = TaskSlot(self)
+        self.speed_slot = TaskSlot(self)
+        self.groups_arch: str | None = None  # whose groups the depth control shows
+        self._arch_chosen_by_user = False
+        # Arrowing through the table starts one read for where the user stops, not one per row.
+        self.groups_timer = QTimer(self, singleShot=True, interval=150)
+        self.groups_timer.timeout.connect(self._read_groups)
+
+        self.table = ArchTable()
+        self.table.arch_selected.connect(self._arch_selected)
+        self.measure_button = QPushButton("Measure speed")
+        self.measure_button.setToolTip("Time a forward pass of the selected architecture on this machine")
+        self.measure_button.clicked.connect(self.measure_speed)
+        self.speed_status = QLabel()
+        self.speed_status.setStyleSheet("color: #555;")
+        self.recommendation = QLabel(wordWrap=True)
+        table_row = QHBoxLayout()
+        table_row.addWidget(self.recommendation, 1)
+        table_row.addWidget(self.speed_status)
+        table_row.addWidget(self.measure_button)
+        arch_box = QGroupBox("Architecture")
+        arch_layout = QVBoxLayout(arch_box)
+        arch_layout.addWidget(self.table)
+        arch_layout.addLayout(table_row)
+
+        self.weights = WeightsPanel()
+        self.weights.pretrained_toggled.connect(lambda on: state.update_train_config(pretrained=on))
+        self.weights.weights_changed.connect(self._weights_changed)
+        weights_box = QGroupBox("Pretrained weights")
+        QVBoxLayout(weights_box).addWidget(self.weights)
+
+        self.stages = StageSettings()
+        self.stages.changed.connect(lambda changes: state.update_train_config(**changes))
+
+        self.depth = DepthControl()
+        self.depth.depth_changed.connect(lambda d: state.update_train_config(unfreeze_depth=d))
+        self.depth_box = QGroupBox("Unfreeze depth (stage 2)")
+        QVBoxLayout(self.depth_box).addWidget(self.depth)
+
+        self.banner = MessageBanner()
+        left = QVBoxLayout()
+        left.addWidget(weights_box)
+        left.addWidget(self.stages)
+        left.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addLayout(left, 2)
+        bottom.addWidget(self.depth_box, 3)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(arch_box)
+        layout.addLayout(bottom, 1)
+
+        self._load_speeds()
+        state.train_config_changed.connect(self._config_changed)
+        state.dataset_changed.connect(self._dataset_changed)
+        self._config_changed(state.train_config)
+        self._dataset_changed(state.dataset)
 
     def missing(self):
         return NEEDS_DATASET if self.state.dataset is None else None
+
+    def shutdown(self) -> None:
+        self.groups_timer.stop()
+        for slot in (self.groups_slot, self.speed_slot):
+            slot.cancel()
+        self.weights.shutdown()
+
+    # -- the shared config --------------------------------------------------
+
+    def _config_changed(self, config) -> None:
+        self.table.select_arch(config.arch)
+        self.weights.set_arch(config.arch, config.pretrained)
+        self.stages.set_config(config)
+        self.depth.set_lrs(config.base_lr, config.lr_mult)
+        self.depth.set_depth(config.unfreeze_depth)
+        if config.arch != self.groups_arch:
+            self.refresh_groups()
+
+    def _arch_selected(self, arch: str) -> None:
+        if arch != self.state.train_config.arch:
+            self._arch_chosen_by_user = True
+            # An imported file belongs to one architecture.
+            self.state.update_train_config(arch=arch, weights_file=None)
+
+    def _weights_changed(self, arch: str, path) -> None:
+        self.table.refresh_weights(arch)
+        if arch == self.state.train_config.arch:
+            self.state.update_train_config(weights_file=path)
+        self._recommend()
+
+    def _dataset_changed(self, spec) -> None:
+        self.groups_arch = None
+        self._recommend()
+        if spec is not None and not self._arch_chosen_by_user and self.table.recommended:
+            self.state.update_train_config(arch=self.table.recommended, weights_file=None)
+        if self.groups_arch is None:  # the config change above did not start it already
+            self.refresh_groups()
+
+    def _recommend(self) -> None:
+        spec = self.state.dataset
+        if spec is None:
+            return
+        on_gpu = self.state.train_config.device == "cuda" or (
+            "torch" in sys.modules and sys.modules["torch"].cuda.is_available()
+        )
+        available = {name for name, info in ARCHS.items() if info.weights_status()}
+        arch = recommend_arch(spec, on_gpu, available)
+        self.table.set_recommended(arch.value, arch.reason)
+        self.recommendation.setText(f"★ Recommended for this dataset: {arch.reason}")
+        n_groups = ARCHS[self.state.train_config.arch].n_groups
+        depth = recommend_depth(spec, n_groups)
+        self.depth.set_recommendation(None if depth.value >= n_groups else depth.value, depth.reason)
+
+    # -- layer groups (worker) ----------------------------------------------
+
+    def refresh_groups(self) -> None:
+        spec, config = self.state.dataset, self.state.train_config
+        if spec is None:
+            return
+        self.groups_arch = config.arch
+        self.depth.set_groups([])
+        self.depth.placeholder.setText(f"Reading the layer groups of {config.arch}…")
+        self._recommend()
+        self.groups_slot.cancel()
+        self.groups_timer.start()
+
+    def _read_groups(self) -> None:
+        spec, config = self.state.dataset, self.state.train_config
+        if spec is None:
+            return
+        self.groups_slot.start(
+            lambda reporter: read_groups(spec, config.augment, config.arch, reporter),
+            name="model-groups",
+            on_event=lambda e: isinstance(e, Progress) and self.depth.placeholder.setText(e.message),
+            on_success=self._groups_read,
+            on_failure=lambda msg: self.banner.show_message(f"Could not read the layer groups of {config.arch}: {msg}"),
+        )
+
+    def _groups_read(self, result) -> None:
+        arch, groups = result
+        if arch != self.state.train_config.arch:
+            return
+        self.depth.set_groups(groups)
+        self.depth_box.setTitle(f"Unfreeze depth (stage 2): the layer groups of {arch}")
+
+    # -- speed (worker, on demand) ------------------------------------------
+
+    def measure_speed(self) -> None:
+        spec, arch = self.state.dataset, self.table.selected_arch() or self.state.train_config.arch
+        augment = self.state.augment
+        self.measure_button.setEnabled(False)
+        self.speed_status.setText(f"Measuring {arch}…")
+        self.speed_slot.start(
+            lambda reporter: measure(spec, augment, arch, reporter),
+            name="model-speed",
+            on_event=lambda e: isinstance(e, Progress) and self.speed_status.setText(e.message),
+            on_success=self._speed_measured,
+            on_failure=self._speed_failed,
+        )
+
+    def _speed_measured(self, result) -> None:
+        arch, images_per_s, device = result
+        QSettings().setValue(SPEED_KEY.format(arch=arch), f"{images_per_s:.1f} {device}")
+        self.table.set_speed(arch, images_per_s, device)
+        self.speed_status.setText(f"{arch}: {images_per_s:,.0f} images/s on {device}")
+        self.measure_button.setEnabled(True)
+
+    def _speed_failed(self, message: str) -> None:
+        self.speed_status.setText("")
+        self.measure_button.setEnabled(True)
+        self.banner.show_message(f"Could not measure the speed: {message}")
+
+    def _load_speeds(self) -> None:
+        settings = QSettings()
+        for arch in ARCHS:
+            value = settings.value(SPEED_KEY.format(arch=arch))
+            try:
+                speed, device = str(value).split()
+                self.table.set_speed(arch, float(speed), device)
+            except ValueError:
+                pass  # never measured, or an unreadable entry: measure again

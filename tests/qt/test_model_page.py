@@ -1,0 +1,189 @@
+"""The Model page: architectures and weights status, real layer groups, unfreeze depth, stage settings."""
+from __future__ import annotations
+
+import pytest
+from fixtures_preview import preview_spec  # noqa: F401  (fixture)
+from PySide6.QtCore import QSettings
+
+from tlstudio.core.models import ARCHS, depth_to_freeze_to, discriminative_lrs
+from tlstudio.qt.pages.model_page import SPEED_KEY, ModelPage
+from tlstudio.qt.widgets.arch_table import WEIGHTS
+
+GROUPS_TIMEOUT_MS = 60_000  # the first read imports fastai in the worker
+
+
+@pytest.fixture
+def page(qtbot, state, preview_spec):
+    state.set_dataset(preview_spec)
+    page = ModelPage(state)
+    qtbot.addWidget(page)
+    page.resize(1030, 780)
+    page.show()
+    yield page
+    close(qtbot, page)
+
+
+def close(qtbot, page):
+    """Shut the page down and wait for its workers, superseded ones included."""
+    from tlstudio.qt.workers import EngineTask
+
+    page.shutdown()
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)
+
+
+def wait_for_groups(qtbot, page, arch: str) -> list:
+    qtbot.waitUntil(lambda: page.groups_arch == arch and len(page.depth.groups) == ARCHS[arch].n_groups,
+                    timeout=GROUPS_TIMEOUT_MS)
+    return page.depth.groups
+
+
+@pytest.fixture(scope="module")
+def meta_learner_for(preview_spec):
+    """`arch` -> the learner training would build, structure only (meta device)."""
+    import torch
+
+    from tlstudio.core.augment import preview_loaders
+    from tlstudio.core.config import AugmentConfig
+    from tlstudio.core.models import build_learner
+
+    cache = {}
+
+    def make(arch):
+        if arch not in cache:
+            with torch.device("meta"):
+                cache[arch] = build_learner(preview_loaders(preview_spec, AugmentConfig()), arch, pretrained=False)
+        return cache[arch]
+
+    return make
+
+
+def test_demo_dataset_screenshot_shows_groups_and_learning_rates(qtbot, state, demo_spec, artifacts_dir):
+    state.set_dataset(demo_spec)
+    page = ModelPage(state)
+    qtbot.addWidget(page)
+    page.resize(1030, 780)
+    page.show()
+    try:
+        assert page.table.recommended == "mobilenet_v2"  # a CPU and 48 images per class
+        assert state.train_config.arch == "mobilenet_v2"
+        groups = wait_for_groups(qtbot, page, "mobilenet_v2")
+        assert [g.name for g in groups][-1] == "head"
+        assert "48 training images per class is small" in page.depth.advice.text()
+        page.depth.apply.click()
+        assert state.train_config.unfreeze_depth == 2
+        assert [page.depth.table.item(i, 2).text() for i in range(5)] == ["frozen"] * 3 + ["trains"] * 2
+        qtbot.wait(50)  # let the layouts settle before the picture
+        page.grab().save(str(artifacts_dir / "model_page.png"))
+    finally:
+        close(qtbot, page)
+
+
+def test_weights_status_offline_and_missing(page):
+    assert page.table.cell("mobilenet_v2", WEIGHTS).startswith("available offline")
+    assert page.table.cell("resnet50", WEIGHTS) == "not on this machine"
+    page.table.select_arch("resnet50")
+    assert page.state.train_config.arch == "resnet50"
+    assert "resnet50 weights: not on this machine" in page.weights.status_text()
+    assert page.weights.download.isVisibleTo(page)
+    page.table.select_arch("mobilenet_v2")
+    assert "available offline" in page.weights.status_text()
+    assert not page.weights.download.isVisibleTo(page)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
+def test_depth_control_maps_to_freeze_to_and_the_displayed_groups_train(qtbot, page, meta_learner_for, depth):
+    groups = wait_for_groups(qtbot, page, "mobilenet_v2")
+    n = len(groups)
+    page.depth.spin.setValue(depth)
+    config = page.state.train_config
+    assert config.unfreeze_depth == (None if depth == n else depth)
+    assert page.depth.freeze_to_arg() == (0 if depth == n else -depth)
+    assert depth_to_freeze_to(config.unfreeze_depth, n) == page.depth.freeze_to_arg()
+
+    learn = meta_learner_for("mobilenet_v2")
+    learn.freeze_to(depth_to_freeze_to(config.unfreeze_depth, n))
+    from tlstudio.core.models import layer_groups
+
+    actual = [g.trainable for g in layer_groups(learn)]
+    shown = [page.depth.table.item(i, 2).text() == "trains" for i in range(n)]
+    assert shown == actual == page.depth.trains()
+    assert [page.depth.table.item(i, 0).text() for i in range(n)] == [f"{g.index + 1}. {g.name}" for g in layer_groups(learn)]
+    lrs = discriminative_lrs(n, config.base_lr, config.lr_mult)
+    for i in range(n):
+        assert page.depth.table.item(i, 3).text() == (f"{lrs[i]:.2e}" if shown[i] else "—")
+
+
+def test_stage_settings_feed_the_train_config_and_the_group_rates(qtbot, page):
+    wait_for_groups(qtbot, page, "mobilenet_v2")
+    s = page.stages
+    s.freeze_epochs.setValue(2)
+    s.epochs.setValue(5)
+    s.lr_mult.setValue(10)
+    s.base_lr.setText("1e-3")
+    s.base_lr.editingFinished.emit()
+    s.same_lr.setChecked(False)
+    s.head_lr.setText("4e-3")
+    s.head_lr.editingFinished.emit()
+    c = page.state.train_config
+    assert (c.freeze_epochs, c.epochs, c.lr_mult, c.base_lr, c.head_lr) == (2, 5, 10.0, 1e-3, 4e-3)
+    assert page.depth.table.item(4, 3).text() == "1.00e-03"
+    assert page.depth.table.item(0, 3).text() == f"{discriminative_lrs(5, 1e-3, 10)[0]:.2e}"
+    s.same_lr.setChecked(True)
+    assert page.state.train_config.head_lr is None
+    page.weights.pretrained.setChecked(False)
+    assert page.state.train_config.pretrained is False
+    assert "random weights" in page.weights.status_text()
+
+
+def test_another_architecture_shows_its_own_groups(qtbot, page, meta_learner_for):
+    wait_for_groups(qtbot, page, "mobilenet_v2")
+    page.table.select_arch("resnet50")
+    groups = wait_for_groups(qtbot, page, "resnet50")
+    from tlstudio.core.models import layer_groups
+
+    assert [(g.name, g.n_params) for g in groups] == [(g.name, g.n_params) for g in layer_groups(meta_learner_for("resnet50"))]
+    assert "resnet50" in page.depth_box.title()
+
+
+def test_download_offline_fails_fast_with_a_clear_message(qtbot, page):
+    page.table.select_arch("resnet18")
+    page.weights.download.click()
+    qtbot.waitUntil(lambda: page.weights.banner.text() != "", timeout=20_000)
+    message = page.weights.banner.text()
+    assert page.weights.banner.level == "error"
+    assert "offline" in message and "Import weights file" in message and "resnet18" in message
+    qtbot.waitUntil(lambda: not page.weights.progress.isVisibleTo(page), timeout=5_000)
+    assert not page.weights.slot.is_running() and page.weights.download.isEnabled()
+    assert page.table.cell("resnet18", WEIGHTS) == "not on this machine"
+
+
+def test_import_checks_the_file_then_makes_the_weights_available(qtbot, page, tmp_path):
+    from tlstudio.core.weights import OFFLINE
+
+    page.table.select_arch("resnet18")
+    bad = tmp_path / "notes.pth"
+    bad.write_text("not weights")
+    page.weights.import_weights(str(bad))
+    qtbot.waitUntil(lambda: page.weights.banner.text() != "", timeout=30_000)
+    assert page.weights.banner.level == "error" and str(bad) in page.weights.banner.text()
+    assert page.state.train_config.weights_file is None
+
+    # mobilenet_v2's real ImageNet file, imported as a user would: it lands in the hub cache.
+    page.table.select_arch("mobilenet_v2")
+    page.weights.import_weights(str(OFFLINE["mobilenet_v2"].file()))
+    qtbot.waitUntil(lambda: page.state.train_config.weights_file is not None, timeout=60_000)
+    assert page.table.cell("mobilenet_v2", WEIGHTS) == "available offline (hub cache)"
+    assert page.state.train_config.weights_file.is_file()
+    assert page.weights.banner.level == "info"
+
+
+def test_measured_speed_is_shown_and_remembered(qtbot, page, state):
+    wait_for_groups(qtbot, page, "mobilenet_v2")
+    page.measure_button.click()
+    qtbot.waitUntil(lambda: page.measure_button.isEnabled(), timeout=60_000)
+    assert page.table.cell("mobilenet_v2", 5).endswith("img/s")
+    assert QSettings().value(SPEED_KEY.format(arch="mobilenet_v2"))
+    again = ModelPage(state)
+    qtbot.addWidget(again)
+    assert again.table.cell("mobilenet_v2", 5) == page.table.cell("mobilenet_v2", 5)
+    close(qtbot, again)
