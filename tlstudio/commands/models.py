@@ -12,6 +12,11 @@ def add_parser(subparsers) -> None:
         "layer groups (what the unfreeze depth counts) and where their pretrained weights are.",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument(
+        "--import", dest="import_weights", nargs=2, metavar=("ARCH", "FILE"),
+        help="check a .pth ImageNet weights file against ARCH and keep it in the torch hub cache, "
+        "so ARCH trains pretrained offline from now on",
+    )
     parser.set_defaults(run=run)
 
 
@@ -51,6 +56,12 @@ def format_table(table: list[dict]) -> str:
 
 
 def run(args) -> int:
+    if args.import_weights:
+        from tlstudio.core.weights import import_weights_file
+
+        arch, path = args.import_weights
+        cached = import_weights_file(arch, path)
+        print(f"{arch}: weights from {path} checked and kept as {cached}")
     table = rows()
     if args.json:
         print(json.dumps(table, indent=2))

@@ -308,13 +308,29 @@ def _read_state_dict(path: Path) -> dict:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch/pickle raise many types for a file that is not a checkpoint
-        raise WeightsFileError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
+        raise WeightsFileError(f"{path}: not a readable PyTorch weights file ({_why_unreadable(path, exc)})") from None
     for wrapper in ("state_dict", "model"):
         if isinstance(sd, dict) and isinstance(sd.get(wrapper), dict):
             sd = sd[wrapper]
     if not isinstance(sd, dict) or not all(hasattr(v, "shape") for v in sd.values()):
         raise WeightsFileError(f"{path}: does not hold a state dict of tensors")
     return sd
+
+
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """One short reason: torch's own messages run to paragraphs."""
+    import pickle
+
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if not head:
+        return "the file is empty"
+    if isinstance(exc, pickle.UnpicklingError):
+        return "not a tensor checkpoint; files that need code to load are refused"
+    if head == b"PK" or head[:1] == b"\x80":  # torch.save's zip format, or its legacy pickle format
+        return "the file is corrupt or truncated"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:160]}"
 
 
 def reference_shapes(arch: str) -> dict[str, tuple]:
