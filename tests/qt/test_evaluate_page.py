@@ -13,6 +13,7 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.evaluate_page import EvaluatePage
+from tlstudio.qt.workers import EngineTask
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,7 @@ def page(qtbot, trained_result):
     wait_evaluated(qtbot, page)
     yield page
     page.shutdown()
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)
 
 
 def test_matrix_cells_show_the_engine_confusion_matrix(page, reference):
@@ -62,6 +64,16 @@ def test_clicking_a_cell_lists_exactly_its_images(qtbot, page, reference):
             assert page.cell_gallery.paths() == expected, (i, j)
             assert page.cell_gallery.count() == reference.confusion[i, j]
     assert page.image_tabs.currentIndex() == 1
+    i = int(np.argmax(reference.confusion.diagonal()))
+    page.show_cell(i, i)
+    first = page.cell_gallery.item(0)
+    rect = page.cell_gallery.visualItemRect(first)  # double-click: a larger, non-blocking view
+    qtbot.mouseClick(page.cell_gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(page.cell_gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    [viewer] = page.cell_gallery.viewers
+    assert viewer.isVisible() and not viewer.isModal()
+    assert viewer.windowTitle() == reference.paths[reference.items_in_cell(i, i)[0]].name
+    viewer.close()
 
 
 def test_most_confused_pairs_open_their_images(qtbot, page, reference):
@@ -169,9 +181,56 @@ def test_test_split_is_offered_only_when_the_dataset_has_one(qtbot, page, traine
     assert "5 test images" in page.summary.text()
 
 
+def test_cancel_stops_the_evaluation_and_clears_the_page(qtbot, page, monkeypatch):
+    import time
+
+    from tlstudio.core import interpret as engine
+
+    real = engine.interpret
+
+    def interpret_after_cancel(learn, spec, split="valid", reporter=None):
+        deadline = time.monotonic() + 20
+        while not reporter.cancel_requested() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real(learn, spec, split=split, reporter=reporter)  # the engine sees the request and stops
+
+    monkeypatch.setattr(engine, "interpret", interpret_after_cancel)
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert page.cancel_button.isVisible() and not page.run_button.isEnabled()
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.summary.text() == "Evaluation cancelled" and not page.slot.is_running(), timeout=30_000)
+    assert page.interpretation is None and page.matrix.classes == []
+    assert page.run_button.isEnabled() and not page.cancel_button.isVisible()
+
+
 def test_screenshot(qtbot, page, artifacts_dir):
     page.matrix.selected = None
     page.show_cell(0, 0)
     page.image_tabs.setCurrentIndex(0)
     qtbot.waitUntil(lambda: page.top_losses.thumbnails_pending() == 0, timeout=5000)
     page.grab().save(str(artifacts_dir / "evaluate_page.png"))
+
+
+@pytest.mark.parametrize("n", [2, 50])
+def test_matrix_is_usable_from_2_to_50_classes(qtbot, n, artifacts_dir):
+    from tlstudio.qt.widgets.confusion_matrix_view import ConfusionMatrixView
+
+    rng = np.random.default_rng(n)
+    classes = [f"class {k} with a rather long descriptive name" if k % 7 == 3 else f"c{k}" for k in range(n)]
+    counts = rng.integers(0, 4, size=(n, n)) + np.eye(n, dtype=int) * 20
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.resize(620, 560)
+    view.show()
+    view.set_matrix(classes, counts)
+    for i in range(n):
+        for j in (0, n // 2, n - 1):
+            rect = view.cell_rect(i, j)
+            assert rect.width() >= 6 and view.rect().contains(rect)
+            assert view.cell_at(rect.center()) == (i, j)
+    with qtbot.waitSignal(view.cell_clicked) as clicked:
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_rect(n - 1, 0).center())
+    assert clicked.args == [n - 1, 0]
+    assert classes[-1] in view.tooltip_for(n - 1, 0) and f"{counts[n - 1, 0]} of {counts[n - 1].sum()}" in view.tooltip_for(n - 1, 0)
+    view.grab().save(str(artifacts_dir / f"confusion_matrix_{n}_classes.png"))
+    assert not view.render_image().isNull()

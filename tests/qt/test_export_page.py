@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.export_page import ExportPage
+from tlstudio.qt.workers import EngineTask
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def page(qtbot, trained_result):
     state.set_training(trained_result)
     yield page
     page.shutdown()
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)
 
 
 def drop(widget, paths) -> tuple[bool, bool]:

@@ -182,7 +182,7 @@ class EvaluatePage(Page):
         return self.split_combo.currentData() or "valid"
 
     def _refresh_splits(self) -> None:
-        spec = self.state.dataset or getattr(self.state.training, "spec", None)
+        spec = getattr(self.state.training, "spec", None) or self.state.dataset
         has_test = bool(spec is not None and spec.has_test)
         self.split_combo.blockSignals(True)
         current = self.current_split()

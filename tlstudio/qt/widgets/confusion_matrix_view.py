@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 # Light to dark blue, the usual confusion-matrix ramp (matplotlib "Blues").
 _RAMP = [(247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107)]
-_MAX_LABEL_PX = 150
+_MAX_LABEL_PX = 150  # longer class names are elided; the tooltip has them in full
 _AXIS_TITLE_PX = 22
 
 
@@ -76,39 +76,40 @@ class ConfusionMatrixView(QWidget):
         font.setPixelSize(int(min(max(cell * 0.4, 8), 13)))
         return font
 
-    def _layout(self, size: QSize | None = None) -> tuple[QRectF, float, QFont, bool]:
-        """The grid rectangle, the cell size, the label font and whether column labels are rotated."""
+    def _layout(self, size: QSize | None = None) -> tuple[QRectF, float, QFont, bool, int]:
+        """The grid rectangle, the cell size, the label font, whether column
+        labels are drawn vertically, and the widest a label may be."""
         n = max(len(self.classes), 1)
         size = size or self.size()
         w, h = size.width(), size.height()
+        label_px = int(min(_MAX_LABEL_PX, 0.22 * min(w, h)))
         # Two passes: the label font depends on the cell size and vice versa.
         cell = min((w - 2 * _AXIS_TITLE_PX) / (n + 2), (h - 2 * _AXIS_TITLE_PX) / (n + 2))
         for _ in range(2):
             font = self._label_font(cell)
             fm = QFontMetrics(font)
-            widest = max((fm.horizontalAdvance(c) for c in self.classes), default=0)
-            row_label_w = min(widest, _MAX_LABEL_PX) + 8
+            widest = min(max((fm.horizontalAdvance(c) for c in self.classes), default=0), label_px)
             rotated = widest > cell - 4
-            col_label_h = (min(widest, _MAX_LABEL_PX) * 0.72 + fm.height()) if rotated else fm.height() + 6
-            avail_w = w - _AXIS_TITLE_PX - row_label_w - 10
+            col_label_h = widest + 8 if rotated else fm.height() + 6
+            avail_w = w - _AXIS_TITLE_PX - widest - 18
             avail_h = h - _AXIS_TITLE_PX - col_label_h - 10
             cell = max(min(avail_w / n, avail_h / n), 2.0)
-        left = _AXIS_TITLE_PX + row_label_w
+        left = _AXIS_TITLE_PX + widest + 8
         top = _AXIS_TITLE_PX + 4
         grid_w = cell * n
         # Centre the grid (with its labels) in what is left.
         left += max((w - left - grid_w - 10) / 2, 0)
         top += max((h - top - grid_w - col_label_h - 10) / 2, 0)
-        return QRectF(left, top, grid_w, grid_w), cell, font, rotated
+        return QRectF(left, top, grid_w, grid_w), cell, font, rotated, label_px
 
     def cell_rect(self, i: int, j: int) -> QRect:
-        grid, cell, _, _ = self._layout()
+        grid, cell, *_ = self._layout()
         return QRectF(grid.left() + j * cell, grid.top() + i * cell, cell, cell).toAlignedRect()
 
     def cell_at(self, pos: QPoint | QPointF) -> tuple[int, int] | None:
         if not self.classes:
             return None
-        grid, cell, _, _ = self._layout()
+        grid, cell, *_ = self._layout()
         x, y = pos.x() - grid.left(), pos.y() - grid.top()
         if x < 0 or y < 0 or x >= grid.width() or y >= grid.height():
             return None
@@ -133,7 +134,7 @@ class ConfusionMatrixView(QWidget):
             p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             p.drawText(QRect(QPoint(0, 0), size), Qt.AlignmentFlag.AlignCenter, "No evaluation yet")
             return
-        grid, cell, font, rotated = self._layout(size)
+        grid, cell, font, rotated, label_px = self._layout(size)
         n = len(self.classes)
         share = row_normalized(self.counts)
         peak = max(int(self.counts.max()), 1)
@@ -157,23 +158,25 @@ class ConfusionMatrixView(QWidget):
                 i, j = cell_ij
                 p.setPen(pen)
                 p.drawRect(QRectF(grid.left() + j * cell, grid.top() + i * cell, cell, cell).adjusted(1, 1, -1, -1))
-        self._paint_labels(p, grid, cell, font, rotated, text_color)
+        self._paint_labels(p, grid, cell, font, rotated, label_px, text_color)
 
-    def _paint_labels(self, p: QPainter, grid: QRectF, cell: float, font: QFont, rotated: bool, color: QColor) -> None:
+    def _paint_labels(
+        self, p: QPainter, grid: QRectF, cell: float, font: QFont, rotated: bool, label_px: int, color: QColor
+    ) -> None:
         fm = QFontMetrics(font)
         p.setFont(font)
         p.setPen(color)
         for i, name in enumerate(self.classes):
-            text = fm.elidedText(name, Qt.TextElideMode.ElideRight, _MAX_LABEL_PX)
+            text = fm.elidedText(name, Qt.TextElideMode.ElideRight, label_px)
             y = grid.top() + i * cell
             p.drawText(QRectF(0, y, grid.left() - 6, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
         for j, name in enumerate(self.classes):
-            text = fm.elidedText(name, Qt.TextElideMode.ElideRight, _MAX_LABEL_PX)
+            text = fm.elidedText(name, Qt.TextElideMode.ElideRight, label_px)
             x = grid.left() + (j + 0.5) * cell
-            if rotated:
+            if rotated:  # vertical, reading upwards, ending just under its column
                 p.save()
-                p.translate(x + fm.ascent() / 3, grid.bottom() + 6)
-                p.rotate(45)
+                p.translate(x + (fm.ascent() - fm.descent()) / 2, grid.bottom() + 6 + fm.horizontalAdvance(text))
+                p.rotate(-90)
                 p.drawText(QPointF(0, 0), text)
                 p.restore()
             else:

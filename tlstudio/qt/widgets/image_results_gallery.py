@@ -52,7 +52,7 @@ class ImageResultsGallery(QListWidget):
         self.thumb_size = thumb_size
         self.entries: list[GalleryEntry] = []
         self._pending: list[int] = []
-        self._viewers: list[QDialog] = []
+        self.viewers: list[QDialog] = []  # open larger views, kept referenced while shown
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
@@ -102,9 +102,9 @@ class ImageResultsGallery(QListWidget):
     def _open_item(self, item: QListWidgetItem) -> None:
         entry = self.entries[self.row(item)]
         self.entry_activated.emit(entry)
-        self._viewers = [v for v in self._viewers if v.isVisible()]
+        self.viewers = [v for v in self.viewers if v.isVisible()]
         viewer = ImageViewer(entry, self.window())
-        self._viewers.append(viewer)
+        self.viewers.append(viewer)
         viewer.show()
 
 
