@@ -59,6 +59,8 @@ def test_jpeg_with_trailing_bytes_after_the_end_marker_is_still_whole(tmp_path):
     path = tmp_path / "trailer.jpg"
     path.write_bytes(jpeg_bytes(7) + b"\x00" * 100 + b"camera trailer")
     assert check_image(str(path)).ok
+    path.write_bytes(jpeg_bytes(7) + b"SEFT" + bytes(range(256)) * 200)  # a phone's 50 kB trailer
+    assert check_image(str(path)).ok
 
 
 def test_jpeg_larger_than_one_read_and_with_big_metadata(tmp_path):

@@ -173,10 +173,22 @@ def _check_jpeg(fd: int, head: bytes, path: str) -> ImageCheck:
                      "channels; only 8-bit grayscale, colour and CMYK JPEGs can be read",
                      width, height, mode or "")
     # Start after the frame header: an embedded thumbnail ends with its own marker.
-    if b"\xff\xd9" not in _tail(fd, head, sof):
+    if b"\xff\xd9" not in _tail(fd, head, sof) and not _marker_after(fd, sof, b"\xff\xd9"):
         return _fail("truncated", f"'{name}' is cut short: the JPEG has no end-of-image marker",
                      width, height, mode)
     return ImageCheck(None, MODE_NOTES.get(mode, ""), width, height, mode)
+
+
+def _marker_after(fd: int, offset: int, marker: bytes) -> bool:
+    """Whole-file search, only for files whose last bytes lack the end marker:
+    some cameras append data after it (a slow path for rare files)."""
+    os.lseek(fd, offset, os.SEEK_SET)
+    carry = b""
+    while chunk := os.read(fd, 1 << 20):
+        if marker in carry + chunk[: len(marker) - 1] or marker in chunk:
+            return True
+        carry = chunk[-(len(marker) - 1):]
+    return False
 
 
 def _read_more(fd: int, buf: bytes, need: int) -> bytes:
