@@ -130,7 +130,7 @@ def _check_png(fd: int, head: bytes, path: str) -> ImageCheck:
     if mode is None or not width or not height:
         return _fail("unreadable-header", f"'{os.path.basename(path)}' has an invalid PNG header "
                      f"({width} x {height}, colour type {colour}, {depth}-bit)")
-    if not head.endswith(_PNG_END) and b"IEND" not in _tail(fd, head):
+    if not head.endswith(_PNG_END) and b"IEND" not in _tail(fd, head) and not _marker_after(fd, 33, b"IEND"):
         return _fail("truncated", f"'{os.path.basename(path)}' is cut short: the PNG has no end marker",
                      width, height, mode)
     return ImageCheck(None, MODE_NOTES.get(mode, ""), width, height, mode)
