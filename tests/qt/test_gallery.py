@@ -103,7 +103,7 @@ def test_requests_scrolled_away_are_taken_back(qtbot, demo_spec):
     busy = Busy()
     loader._pool.start(busy)
     arrived = []
-    loader.ready.connect(lambda key, image: arrived.append(key))
+    loader.ready.connect(lambda batch: arrived.extend(key for key, _image in batch))
     for i, path in enumerate(demo_spec.items[:300]):
         loader.request(i, str(path))
     assert loader.pending == 300

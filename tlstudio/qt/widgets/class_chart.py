@@ -1,6 +1,8 @@
 """Images per class as horizontal bars stacked by split, class names on the axis."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pyqtgraph as pg
 
 from tlstudio.core.dataset import SPLITS
@@ -33,9 +35,9 @@ class ClassChart(pg.PlotWidget):
         n = len(self.classes)
         y = list(range(n - 1, -1, -1))  # the first class at the top
         left = [0] * n
+        counts = Counter(zip(spec.labels, spec.splits))  # one pass, not one per split
         for split in SPLITS:
-            counts = spec.class_counts(split)
-            widths = [counts[c] for c in self.classes]
+            widths = [counts[(c, split)] for c in self.classes]
             if not any(widths):
                 continue
             bar = pg.BarGraphItem(

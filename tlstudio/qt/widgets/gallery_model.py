@@ -1,12 +1,17 @@
 """Every image of a dataset as one list model: filter by class and split, search by name.
 
 Rows are indices into the DatasetSpec; nothing per image is built until a row
-is painted, so 70,000 images cost a few lists of ints and names.
+is painted, so 70,000 images cost a few lists of ints and names. The model is
+a QStringListModel of the shown file names so that `rowCount` and `index`,
+which a QListView calls thousands of times per repaint, stay in C++; only
+`data` is Python.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+import os
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap
 
 from tlstudio.qt.widgets.thumbnail_loader import PixmapCache, ThumbnailLoader
 
@@ -17,66 +22,79 @@ ITEM_ROLE = Qt.ItemDataRole.UserRole + 4  # index into the spec's items
 LOADED_ROLE = Qt.ItemDataRole.UserRole + 5  # True once the real thumbnail is in the cache
 
 
-class GalleryModel(QAbstractListModel):
+REPAINT_MS = 40  # arriving thumbnails are painted together, at most 25 times a second
+
+# Roles the item delegate asks for on every paint that this model leaves to the style.
+_UNUSED_ROLES = frozenset(
+    int(r) for r in (
+        Qt.ItemDataRole.FontRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.CheckStateRole, Qt.ItemDataRole.SizeHintRole,
+    )
+)
+
+
+class GalleryModel(QStringListModel):
     filter_changed = Signal(int, int)  # rows shown, images in the dataset
 
     def __init__(self, thumb_size: QSize = QSize(96, 96), parent=None, cache_bytes: int = 96 * 1024 * 1024):
         super().__init__(parent)
         self.thumb_size = QSize(thumb_size)
         self.spec = None
-        self._names: list[str] = []
-        self._lower: list[str] = []
+        self._lower: list[str] | None = None  # lower-case file names, built on the first search
         self._rows: list[int] = []
         self._row_of: dict[int, int] | None = None  # item -> row, built on first need
         self.label = self.split = None
         self.search = ""
         self.cache = PixmapCache(cache_bytes)
         self.loader = ThumbnailLoader(self.thumb_size, self)
-        self.loader.ready.connect(self._thumbnail_ready)
+        self.loader.ready.connect(self._thumbnails_ready)
+        self._arrived: list[int] = []
+        self._repaint = QTimer(self, singleShot=True, interval=REPAINT_MS)
+        self._repaint.timeout.connect(self._repaint_arrived)
         self._placeholder = _tile(self.thumb_size, QColor(225, 228, 232))
         self._broken = _tile(self.thumb_size, QColor(240, 200, 200))
 
     # --- the dataset and the filter ---------------------------------------
     def set_spec(self, spec) -> None:
-        self.beginResetModel()
         self.loader.reset()
         self.cache.clear()
         self.spec = spec
-        self._names = [p.name for p in spec.items] if spec is not None else []
-        self._lower = [n.lower() for n in self._names]
+        self._lower = None
         self.label = self.split = None
         self.search = ""
-        self._rows = self._matching_rows()
-        self._row_of = None
-        self.endResetModel()
-        self.filter_changed.emit(len(self._rows), self.total)
+        self._show(self._matching_rows())
 
     def set_filter(self, *, label: str | None = None, split: str | None = None, search: str = "") -> None:
         search = search.strip().lower()
         if (label, split, search) == (self.label, self.split, self.search):
             return
-        self.beginResetModel()
         self.loader.retain(set())
         self.label, self.split, self.search = label, split, search
-        self._rows = self._matching_rows()
+        self._show(self._matching_rows())
+
+    def _show(self, rows: list[int]) -> None:
+        self._rows = rows
         self._row_of = None
-        self.endResetModel()
-        self.filter_changed.emit(len(self._rows), self.total)
+        # The strings only size the C++ list; names come from `data`, read from the spec per painted row.
+        self.setStringList([""] * len(rows))  # resets the model
+        self.filter_changed.emit(len(rows), self.total)
 
     @property
     def total(self) -> int:
-        return len(self._names)
+        return 0 if self.spec is None else len(self.spec.items)
 
     def _matching_rows(self) -> list[int]:
         spec = self.spec
         if spec is None:
             return []
-        rows = range(len(self._names))
+        rows = range(len(spec.items))
         if self.label is not None:
             rows = [i for i in rows if spec.labels[i] == self.label]
         if self.split is not None:
             rows = [i for i in rows if spec.splits[i] == self.split]
         if self.search:
+            if self._lower is None:
+                self._lower = [os.path.basename(os.fspath(p)).lower() for p in spec.items]
             lower, text = self._lower, self.search
             rows = [i for i in rows if text in lower[i]]
         return list(rows)
@@ -95,11 +113,8 @@ class GalleryModel(QAbstractListModel):
         self.loader.retain({self._rows[r] for r in range(max(0, first_row), last_row + 1)})
 
     # --- Qt model ------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._rows)
-
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or self.spec is None:
+        if role in _UNUSED_ROLES or not index.isValid() or self.spec is None:
             return None
         item = self._rows[index.row()]
         if role == Qt.ItemDataRole.DecorationRole:
@@ -109,9 +124,9 @@ class GalleryModel(QAbstractListModel):
                 return self._placeholder
             return pixmap
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._names[item]
+            return self.spec.items[item].name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{self._names[item]}\n{self.spec.labels[item]} · {self.spec.splits[item]}"
+            return f"{self.spec.items[item].name}\n{self.spec.labels[item]} · {self.spec.splits[item]}"
         if role == PATH_ROLE:
             return self.spec.items[item]
         if role == LABEL_ROLE:
@@ -124,14 +139,22 @@ class GalleryModel(QAbstractListModel):
             return item in self.cache
         return None
 
-    def _thumbnail_ready(self, item: int, image: QImage) -> None:
-        self.cache.put(item, self._broken if image.isNull() else QPixmap.fromImage(image))
-        row = self.row_of_item(item)
-        if row is not None:
-            index = self.index(row)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+    def _thumbnails_ready(self, batch) -> None:
+        for item, image in batch:
+            self.cache.put(item, self._broken if image.isNull() else QPixmap.fromImage(image))
+            self._arrived.append(item)
+        if not self._repaint.isActive():
+            self._repaint.start()
+
+    def _repaint_arrived(self) -> None:
+        # One update for everything that arrived since the last one: the rows of a screen are close together.
+        rows = [r for r in map(self.row_of_item, self._arrived) if r is not None]
+        self._arrived.clear()
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
 
     def shutdown(self) -> None:
+        self._repaint.stop()
         self.loader.shutdown()
 
 
