@@ -187,6 +187,7 @@ def test_zip_slip_members_are_refused(tmp_path):
     spec = scan(archive)
     unsafe = [s for s in spec.skipped if s.reason == "unsafe-path"]
     assert len(unsafe) == 3
+    assert all(str(s.path).startswith(str(archive)) for s in unsafe)
     assert not list(tmp_path.rglob("escaped.png"))
     assert [s.reason for s in spec.skipped if "__MACOSX" in str(s.path)] == ["hidden"]
     assert spec.class_counts() == COUNTS

@@ -70,7 +70,8 @@ def extract_zip(zip_path: Path, cache_dir: Path | None = None, reporter=None) ->
     with archive:
         members = archive.infolist()
         skipped = [
-            SkippedFile(zip_path / m.filename, "unsafe-path", f"'{m.filename}' would be written outside the dataset folder")
+            SkippedFile(Path(f"{zip_path}/{m.filename}"), "unsafe-path",
+                        f"'{m.filename}' would be written outside the dataset folder")
             for m in members if safe_member_path(m.filename) is None
         ]
         if (target / _DONE).exists():
