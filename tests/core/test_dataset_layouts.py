@@ -184,6 +184,7 @@ def test_zip_slip_members_are_refused(tmp_path):
         zf.writestr("/abs/escaped.png", payload)
         zf.writestr("cat/../../escaped.png", payload)
         zf.writestr("__MACOSX/cat/._cat_000.png", b"\x00\x05\x16\x07")
+        zf.writestr("./", b"")  # harmless: the archive's own top folder
     spec = scan(archive)
     unsafe = [s for s in spec.skipped if s.reason == "unsafe-path"]
     assert len(unsafe) == 3

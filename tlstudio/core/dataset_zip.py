@@ -53,9 +53,9 @@ def safe_member_path(name: str) -> PurePosixPath | None:
     """The relative path a member may be written to, or None when it would escape."""
     name = name.replace("\\", "/")
     parts = PurePosixPath(name).parts
-    if not parts or name.startswith("/") or (parts[0].endswith(":")) or ".." in parts:
+    if name.startswith("/") or (parts and parts[0].endswith(":")) or ".." in parts:
         return None
-    return PurePosixPath(*[p for p in parts if p not in ("", ".")])
+    return PurePosixPath(*parts)  # no parts ("./"): nothing to write
 
 
 def extract_zip(zip_path: Path, cache_dir: Path | None = None, reporter=None) -> tuple[Path, list[SkippedFile]]:
