@@ -239,11 +239,11 @@ def _probabilities(learn, frame) -> np.ndarray:
 def load_model(path, *, device: str = "cpu") -> LoadedModel:
     """Load an exported model. A sidecar, when present, must match the file's
     sha256; anything that is not a fastai learner is a clear ModelFileError."""
-    from fastai.learner import Learner, load_learner
-
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    from fastai.learner import Learner, load_learner
+
     metadata = _read_sidecar(path)
     if metadata is not None and metadata.get("sha256") and metadata["sha256"] != sha256_file(path):
         raise ModelFileError(

@@ -1,0 +1,119 @@
+"""The CLI end to end, as a user runs it: train and export, predict, evaluate, Ctrl-C, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EPOCH_ROW = re.compile(r"^\s*(\d+)\s+([12])\s+\d+\.\d+\s+\d+\.\d+")
+TINY = ["--size", "32", "--bs", "8", "--device", "cpu"]
+
+
+def tlstudio(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tlstudio", *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
+
+
+def epoch_rows(stdout: str) -> list[tuple[int, int]]:
+    return [(int(m[1]), int(m[2])) for m in map(EPOCH_ROW.match, stdout.splitlines()) if m]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_spec, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "model.pkl"
+    run = tlstudio("train", tiny_spec.root, "--epochs", "1", "--freeze-epochs", "1", *TINY, "--export", out)
+    return run, out
+
+
+def test_train_prints_the_epoch_table_and_exports_a_verified_model(trained):
+    run, model = trained
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert epoch_rows(run.stdout) == [(0, 1), (1, 2)]
+    assert "train_loss" in run.stdout and "valid_loss" in run.stdout and "accuracy" in run.stdout
+    assert "Completed 2 epochs" in run.stderr and "exported and verified" in run.stderr
+    assert "Traceback" not in run.stderr
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["classes"] == ["bag", "sneaker", "trouser"] and meta["input_size"] == 32
+    assert meta["verification"]["verified"] is True
+
+
+def test_predict_the_exported_model(trained, tiny_spec, tmp_path):
+    _, model = trained
+    image = tiny_spec.items[tiny_spec.indices("valid")[0]]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    run = tlstudio("predict", model, image, broken, "--top-k", "2", "--json")
+    assert run.returncode == 1, run.stderr[-3000:]  # one image could not be read
+    good, bad = json.loads(run.stdout)
+    assert good["error"] is None and good["label"] in tiny_spec.classes
+    assert [t["label"] for t in good["top_k"]][0] == good["label"] and len(good["top_k"]) == 2
+    assert good["top_k"][0]["prob"] >= good["top_k"][1]["prob"]
+    assert bad["label"] is None and "cannot read image" in bad["error"]
+
+
+def test_evaluate_prints_report_and_confusion_matrix(trained, tiny_spec, capsys):
+    from tlstudio.cli import main
+
+    _, model = trained
+    # In-process (fastai is loaded already); a fresh process is exercised by train and predict.
+    assert main(["evaluate", str(model), str(tiny_spec.root)]) == 0
+    out = capsys.readouterr().out
+    assert "on the valid split: 12 images" in out
+    assert "macro avg" in out and "weighted avg" in out
+    assert re.search(r"actual \\ predicted\s+bag\s+sneaker\s+trouser", out)
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["bag"], ["sneaker"], ["trouser"])]
+    confusion = [list(map(int, r[1:])) for r in rows if len(r) == 4 and all(x.isdigit() for x in r[1:])]
+    assert len(confusion) == 3 and sum(map(sum, confusion)) == 12
+    assert main(["evaluate", str(model), str(tiny_spec.root), "--split", "test"]) == 2
+    assert "no 'test' split" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_last_epoch_and_still_exports(tiny_spec, tmp_path):
+    model = tmp_path / "cancelled.pkl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tlstudio", "train", str(tiny_spec.root), "--epochs", "50", "--freeze-epochs", "1",
+         *TINY, "--export", str(model)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:  # the first epoch row, then Ctrl-C
+            lines.append(line)
+            if EPOCH_ROW.match(line) or time.monotonic() > deadline:
+                break
+        assert EPOCH_ROW.match(lines[-1]), "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err
+    assert "Cancelling training" in err and "Cancelled in stage" in err
+    rows = epoch_rows("".join(lines) + out)
+    assert 1 <= len(rows) < 51
+    kept = rows[-1][0] + 1
+    assert f"kept epoch {kept}" in err
+    assert f"Model (epoch {kept}) exported and verified" in err
+    assert model.is_file() and json.loads(model.with_suffix(".json").read_text())["verification"]["verified"]
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path):
+    run = tlstudio("train", tmp_path / "no-such-folder")
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1].startswith("tlstudio train: error:") and "no-such-folder" in run.stderr
+    assert "Traceback" not in run.stderr
+    run = tlstudio("predict", tmp_path / "missing.pkl", tmp_path / "x.png")
+    assert run.returncode == 2 and "missing.pkl: no such model file" in run.stderr and "Traceback" not in run.stderr
+    run = tlstudio("train", tmp_path, "--unfreeze", "zero")
+    assert run.returncode == 2 and "--unfreeze" in run.stderr

@@ -1,0 +1,92 @@
+"""`tlstudio lr-find DATA`: fastai's learning-rate finder with all four suggestions.
+
+Without --unfreeze it probes stage 1 (head only, body frozen); with
+--unfreeze N|all it probes the state stage 2 trains in. --plot writes the
+curve with the four markers as a PNG (matplotlib's Agg backend, no display).
+"""
+from __future__ import annotations
+
+from tlstudio.commands.train import add_model_args, config_from_args, load_dataset
+
+SKIP_END = 5  # fastai's plot leaves out the last few points, where the loss explodes
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "lr-find",
+        help="run the learning-rate finder and print its four suggestions",
+        description="Run fastai's LR finder on a dataset (weights are restored afterwards) and print the "
+        "valley, slide, minimum and steep suggestions. Ctrl-C stops early and reports what exists.",
+    )
+    add_model_args(parser)
+    parser.set_defaults(unfreeze="head")
+    parser.add_argument("--num-it", type=int, default=100, help="iterations of the sweep (100)")
+    parser.add_argument("--plot", metavar="FILE.png", help="save the curve with the suggestions as a PNG")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
+    from tlstudio.core.lr_find import find_lr
+
+    if args.num_it < 6:
+        from tlstudio.cli import UserError
+
+        raise UserError("--num-it must be at least 6")
+    stage = 1 if args.unfreeze == "head" else 2
+    depth = None if stage == 1 else args.unfreeze
+    args.unfreeze = None if stage == 1 else depth
+    reporter = ConsoleReporter()
+    spec = load_dataset(args, reporter)
+    config = config_from_args(args)
+    with cancel_on_sigint(reporter, "the LR finder"):
+        result = find_lr(spec, config, unfreeze_depth=depth, stage=stage, reporter=reporter, num_it=args.num_it)
+    reporter.line(format_result(result))
+    if args.plot:
+        path = save_plot(result, args.plot)
+        reporter.note(f"Plot saved to {path}")
+    return 130 if result.cancelled else 0
+
+
+def describe_stage(result) -> str:
+    if result.stage == 1:
+        return "stage 1: head only, body frozen"
+    return "stage 2: all layer groups unfrozen" if result.depth is None else f"stage 2: last {result.depth} layer groups unfrozen"
+
+
+def format_result(result) -> str:
+    lines = [f"LR finder ({describe_stage(result)}): {len(result.lrs)} steps"
+             + (", cancelled early" if result.cancelled else "")]
+    lines.append(f"  {'suggestion':<10}  {'learning rate':>13}  {'marker at':>10}  {'loss there':>10}")
+    for s in result.suggestions:
+        lines.append(f"  {s.name:<10}  {s.lr:>13.2e}  {s.point_lr:>10.2e}  {s.point_loss:>10.4f}")
+    for name, reason in result.skipped:
+        lines.append(f"  {name:<10}  {'-':>13}  (not computed: {reason})")
+    return "\n".join(lines)
+
+
+def save_plot(result, path):
+    """The smoothed curve on a log axis with a marker per suggestion, like
+    fastai's `plot_lr_find`, drawn without a display."""
+    from pathlib import Path
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(6.4, 4.4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    end = len(result.lrs) - SKIP_END if len(result.lrs) > 2 * SKIP_END else len(result.lrs)
+    ax.plot(result.lrs[:end], result.smooth_losses[:end], color="0.3", label="loss (smoothed)")
+    for s, colour in zip(result.suggestions, ("tab:orange", "tab:green", "tab:red", "tab:purple")):
+        ax.plot(s.point_lr, s.point_loss, "o", color=colour, label=f"{s.name}: {s.lr:.1e}")
+    ax.set_xscale("log")
+    ax.set_xlabel("Learning rate")
+    ax.set_ylabel("Loss")
+    ax.set_title(f"LR finder ({describe_stage(result)})")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path

@@ -1,0 +1,72 @@
+"""`tlstudio predict MODEL IMAGE...`: top-k classes with probabilities for each image.
+
+A folder given as IMAGE stands for the images directly inside it. An image
+that cannot be read is reported on its own line and the exit status is 1;
+the other images are still predicted.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="classify images with an exported model",
+        description="Load an exported model (.pkl) and print the top-k classes for each image.",
+    )
+    parser.add_argument("model", help="exported model (.pkl)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of images")
+    parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.set_defaults(run=run)
+
+
+def expand(paths: list[str]) -> list[Path]:
+    from tlstudio.core.dataset import IMAGE_EXTENSIONS
+
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+        else:
+            out.append(p)
+    return out
+
+
+def run(args) -> int:
+    from tlstudio.cli import UserError
+    from tlstudio.commands.console import quiet_library_warnings
+    from tlstudio.core.export import load_model, predict
+
+    quiet_library_warnings()
+    if args.top_k < 1:
+        raise UserError("--top-k must be at least 1")
+    images = expand(args.images)
+    if not images:
+        raise UserError(f"no images found in {', '.join(args.images)}")
+    model = load_model(args.model)
+    preds = predict(model, images, top_k=args.top_k)
+    if args.json:
+        json.dump([as_dict(p) for p in preds], sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        for p in preds:
+            if p.error:
+                print(f"{p.path}: error: {p.error.removeprefix(f'{p.path}: ')}", file=sys.stderr)
+            else:
+                ranked = ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
+                print(f"{p.path}: {p.label} ({p.prob:.1%})  [{ranked}]")
+    return 1 if any(p.error for p in preds) else 0
+
+
+def as_dict(p) -> dict:
+    return {
+        "path": str(p.path),
+        "label": p.label,
+        "prob": p.prob,
+        "top_k": [{"label": label, "prob": prob} for label, prob in p.top_k],
+        "error": p.error,
+    }

@@ -1,0 +1,175 @@
+"""`tlstudio train DATA`: fastai's transfer-learning recipe from the command line.
+
+Stage 1 trains the head with the body frozen, stage 2 unfreezes to the chosen
+depth with discriminative learning rates; `--lr auto` takes the LR finder's
+valley suggestion first. Ctrl-C stops after the current batch, keeps the last
+completed epoch and still exports it when `--export` was given (exit status
+130); a second Ctrl-C aborts.
+"""
+from __future__ import annotations
+
+import argparse
+
+from tlstudio.core.config import AUGMENT_PRESETS, TrainConfig
+
+DEFAULTS = TrainConfig()
+EXIT_CANCELLED = 130
+
+
+def unfreeze_depth(text: str) -> int | None:
+    """--unfreeze: a number of layer groups counted from the head, or "all"."""
+    if text.lower() == "all":
+        return None
+    try:
+        depth = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of layer groups or 'all', not {text!r}") from None
+    if depth < 1:
+        raise argparse.ArgumentTypeError("the depth must be at least 1 (the head)")
+    return depth
+
+
+def learning_rate(text: str) -> float | str:
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        lr = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a learning rate such as 2e-3, not {text!r}") from None
+    if not 0 < lr < 10:
+        raise argparse.ArgumentTypeError(f"a learning rate must lie between 0 and 10, not {lr}")
+    return lr
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
+    return value
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `train` and `lr-find`: data, model, input pipeline."""
+    parser.add_argument("data", help="dataset folder, .zip or .csv")
+    parser.add_argument("--arch", default=DEFAULTS.arch, help=f"architecture (default {DEFAULTS.arch}; see `tlstudio models`)")
+    parser.add_argument("--size", type=int, default=DEFAULTS.augment.size, help=f"input size in pixels ({DEFAULTS.augment.size})")
+    parser.add_argument("--bs", type=int, default=DEFAULTS.bs, help=f"batch size ({DEFAULTS.bs})")
+    parser.add_argument("--augment", choices=sorted(AUGMENT_PRESETS), default="fastai default",
+                        help="augmentation preset (fastai default)")
+    parser.add_argument("--unfreeze", type=unfreeze_depth, default=DEFAULTS.unfreeze_depth, metavar="N|all",
+                        help="stage 2 trains the last N layer groups, or all of them (all)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed ({DEFAULTS.seed})")
+    parser.add_argument("--valid-pct", type=float, default=DEFAULTS.valid_pct,
+                        help=f"validation fraction when the data has no valid/ folder ({DEFAULTS.valid_pct})")
+    parser.add_argument("--weights", metavar="FILE", help="pretrained weights (.pth) for --arch instead of the bundled ones")
+    parser.add_argument("--no-pretrained", action="store_true", help="start from random weights")
+    parser.add_argument("--device", default=DEFAULTS.device, choices=("auto", "cpu", "cuda", "mps"),
+                        help="where to train (auto: CUDA, then MPS, then CPU)")
+
+
+def config_from_args(args) -> TrainConfig:
+    from pathlib import Path
+
+    augment = AUGMENT_PRESETS[args.augment].with_(size=args.size)
+    changes = dict(
+        arch=args.arch,
+        augment=augment,
+        bs=args.bs,
+        unfreeze_depth=args.unfreeze,
+        seed=args.seed,
+        valid_pct=args.valid_pct,
+        weights_file=Path(args.weights) if args.weights else None,
+        pretrained=not args.no_pretrained,
+        device=args.device,
+    )
+    for name in ("freeze_epochs", "epochs", "fast_head", "keep_best"):
+        if hasattr(args, name):
+            changes[name] = getattr(args, name)
+    if isinstance(getattr(args, "lr", None), float):
+        changes["base_lr"] = args.lr
+    return DEFAULTS.with_(**changes)
+
+
+def load_dataset(args, reporter):
+    from tlstudio.core.dataset import scan
+
+    spec = scan(args.data, valid_pct=args.valid_pct, seed=args.seed if args.seed is not None else 42, reporter=reporter)
+    splits = spec.split_counts()
+    reporter.note(
+        f"Dataset {spec.root}: {len(spec)} images, {len(spec.classes)} classes "
+        f"(train {splits['train']}, valid {splits['valid']}, test {splits['test']})"
+        + (f"; {len(spec.skipped)} files skipped (see `tlstudio scan`)" if spec.skipped else "")
+    )
+    return spec
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a classifier: frozen head, then unfrozen to a depth",
+        description="Train an image classifier with fastai's transfer-learning recipe. "
+        "Ctrl-C stops after the current batch and keeps the last completed epoch.",
+    )
+    add_model_args(parser)
+    parser.add_argument("--freeze-epochs", type=positive_int, default=DEFAULTS.freeze_epochs,
+                        help=f"stage 1 epochs, body frozen ({DEFAULTS.freeze_epochs})")
+    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS.epochs, help=f"stage 2 epochs ({DEFAULTS.epochs})")
+    parser.add_argument("--lr", type=learning_rate, default=DEFAULTS.base_lr, metavar="auto|VALUE",
+                        help=f"base learning rate, or 'auto' for the LR finder's valley suggestion ({DEFAULTS.base_lr})")
+    parser.add_argument("--no-fast-head", dest="fast_head", action="store_false",
+                        help="train stage 1 through the whole network instead of on cached features")
+    parser.add_argument("--keep-best", action="store_true", help="keep the epoch with the lowest validation loss")
+    parser.add_argument("--export", metavar="FILE", help="export the model (.pkl + .json sidecar), verified by reloading it")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
+
+    reporter = ConsoleReporter()
+    spec = load_dataset(args, reporter)
+    config = config_from_args(args)
+    from tlstudio.core import training  # fastai loads only once the input is known to be good
+    with cancel_on_sigint(reporter):
+        learn = training.prepare_learner(spec, config, reporter)
+        if args.lr == "auto":
+            config = _auto_lr(learn, config, reporter)
+            if config is None:
+                return EXIT_CANCELLED
+        result = training.run(spec, config, reporter, learn=learn)
+    reporter.note(result.message)
+    status = {"completed": 0, "cancelled": EXIT_CANCELLED}.get(result.status, 1)
+    if args.export:
+        if result.kept_epoch is None:
+            reporter.note(f"Not exported: no epoch completed, so {args.export} would hold an untrained model")
+        else:
+            status = max(status, _export(result, args.export, reporter))
+    return status
+
+
+def _auto_lr(learn, config: TrainConfig, reporter) -> TrainConfig | None:
+    from tlstudio.core.lr_find import run_lr_find
+
+    found = run_lr_find(learn, reporter)
+    if found.cancelled:
+        reporter.note("LR finder cancelled; nothing trained")
+        return None
+    names = {s.name for s in found.suggestions}
+    if "valley" not in names:
+        reporter.note(f"LR finder gave no valley suggestion; using the default {config.base_lr:.2e}")
+        return config
+    valley = found.suggestion("valley").lr
+    reporter.note(f"LR finder: valley suggests {valley:.2e}; training with it")
+    return config.with_(base_lr=valley, head_lr=None)
+
+
+def _export(result, path: str, reporter) -> int:
+    from tlstudio.core.export import export_model
+
+    epoch = f"epoch {result.kept_epoch + 1}"
+    report = export_model(
+        result.learn, path, spec=result.spec, config=result.config, metrics=result.final_metrics, reporter=reporter
+    )
+    reporter.note(f"Model ({epoch}) {report.message}")
+    reporter.note(f"  {report.path}\n  {report.sidecar}")
+    return 0 if report.verified else 1
