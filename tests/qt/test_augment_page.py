@@ -22,7 +22,7 @@ def page(qtbot, state, preview_spec):
     state.set_dataset(preview_spec)
     page = AugmentPage(state)
     qtbot.addWidget(page)
-    page.resize(1180, 760)
+    page.resize(1030, 760)  # what the main window leaves beside its sidebar
     page.show()
     yield page
     page.shutdown()
@@ -51,6 +51,9 @@ def test_previews_show_the_demo_dataset_and_a_screenshot(qtbot, page, demo_spec,
     assert [t.caption.text() for t in page.batch.tiles] == p["labels"]
     assert all(not t.image.pixmap().isNull() for t in page.grid.tiles)
     assert "Normalize" in page.pipeline.text() and "Flip" in page.pipeline.text()
+    assert page.minimumSizeHint().width() <= 1030
+    qtbot.waitUntil(lambda: page.status.text() == "" and page.busy.isHidden(), timeout=5_000)
+    qtbot.wait(50)  # let the layouts settle before the picture
     page.grab().save(str(artifacts_dir / "augment_page.png"))
 
 

@@ -72,6 +72,7 @@ def test_demo_dataset_screenshot_shows_groups_and_learning_rates(qtbot, state, d
         page.depth.apply.click()
         assert state.train_config.unfreeze_depth == 2
         assert [page.depth.table.item(i, 2).text() for i in range(5)] == ["frozen"] * 3 + ["trains"] * 2
+        assert page.minimumSizeHint().width() <= 1030  # fits beside the main window's sidebar
         qtbot.wait(50)  # let the layouts settle before the picture
         page.grab().save(str(artifacts_dir / "model_page.png"))
     finally:

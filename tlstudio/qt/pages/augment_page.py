@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -73,7 +74,7 @@ class AugmentPage(Page):
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.controls)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setFixedWidth(350)
+        scroll.setFixedWidth(300)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.image_spin = QSpinBox(minimum=0)
@@ -87,20 +88,22 @@ class AugmentPage(Page):
         self.busy = QProgressBar(maximum=0, textVisible=False)
         self.busy.setFixedWidth(80)
         self.busy.hide()
-        self.status = QLabel()
-        self.status.setStyleSheet("color: palette(mid);")
+        self.status = QLabel(alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.status.setStyleSheet("color: #555;")
+        for label in (self.image_name, self.status):  # long file names must not widen the page
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Image"))
         bar.addWidget(self.image_spin)
-        bar.addWidget(self.image_name, 1)
-        bar.addWidget(self.status)
+        bar.addWidget(self.image_name, 3)
+        bar.addWidget(self.status, 2)
         bar.addWidget(self.busy)
         bar.addWidget(self.reshuffle)
 
-        self.grid = ImageGrid(3, 3, tile=128)
+        self.grid = ImageGrid(3, 3, tile=104)
         grid_box = QGroupBox("One image, nine draws")
         QVBoxLayout(grid_box).addWidget(self.grid, 0, Qt.AlignmentFlag.AlignCenter)
-        self.batch = ImageGrid(4, 4, tile=92, captions=True)
+        self.batch = ImageGrid(4, 4, tile=76, captions=True)
         batch_box = QGroupBox("A training batch, as the model sees it")
         QVBoxLayout(batch_box).addWidget(self.batch, 0, Qt.AlignmentFlag.AlignCenter)
         grids = QHBoxLayout()

@@ -32,7 +32,7 @@ FLOAT_FIELDS = {
     "p_lighting": ("p(lighting)", 0.0, 1.0, 0.05, 2, "", "Probability of a brightness/contrast change"),
     "min_scale": ("Min scale", 0.1, 1.0, 0.05, 2, "", "Below 1: random resized crop keeping at least this area"),
 }
-RESIZE_METHODS = {"crop": "Crop (random on train, centre on valid)", "pad": "Pad (reflection)", "squish": "Squish"}
+RESIZE_METHODS = {"crop": "Crop", "pad": "Pad (reflection)", "squish": "Squish"}
 NORMALIZATION = {"imagenet": "ImageNet mean/std", "none": "None (0–1 pixels)"}
 
 
@@ -54,23 +54,24 @@ class AugmentControls(QWidget):
         top.addRow("Preset", self.preset)
         layout.addLayout(top)
 
-        resize = QGroupBox("Item resize (per image, on the CPU)")
+        resize = QGroupBox("Item resize (per image)")
         form = QFormLayout(resize)
         self.size = QSpinBox(minimum=16, maximum=1024, singleStep=16, suffix=" px")
         self.size.setToolTip("Every image is resized to a square of this side before batching")
         self.method = QComboBox()
+        self.method.setToolTip("Crop: a random square on training images, the centre on validation ones")
         for key, text in RESIZE_METHODS.items():
             self.method.addItem(text, key)
         form.addRow("Size", self.size)
         form.addRow("Method", self.method)
         layout.addWidget(resize)
 
-        aug = QGroupBox("aug_transforms (per batch, training only)")
+        aug = QGroupBox("aug_transforms (training batches)")
         aug.setToolTip("fastai's aug_transforms: applied to training batches, never to validation")
         form = QFormLayout(aug)
         self.enabled = QCheckBox("Augment training batches")
         self.do_flip = QCheckBox("Horizontal flip")
-        self.flip_vert = QCheckBox("Vertical flip (also 90° turns)")
+        self.flip_vert = QCheckBox("Vertical flip and 90° turns")
         form.addRow(self.enabled)
         form.addRow(self.do_flip)
         form.addRow(self.flip_vert)
@@ -84,7 +85,7 @@ class AugmentControls(QWidget):
         layout.addWidget(aug)
         self._aug_group = aug
 
-        norm = QGroupBox("Normalization (last batch transform)")
+        norm = QGroupBox("Normalization")
         form = QFormLayout(norm)
         self.normalize = QComboBox()
         for key, text in NORMALIZATION.items():
