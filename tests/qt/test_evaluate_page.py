@@ -134,14 +134,24 @@ def test_sorting_keeps_the_averages_at_the_bottom(page):
         assert f1 == sorted(f1, reverse=order == Qt.SortOrder.DescendingOrder)
 
 
-def test_roc_curves_for_one_class_or_all(page, reference):
+def test_roc_curves_for_one_class_or_all(qtbot, page, reference):
     assert len(page.roc.shown_curves()) == len(reference.classes)
+    assert len(page.roc.legend.items) == len(reference.classes)
+    assert page.roc.macro_label.text() == f"Macro-average AUC {reference.macro_auc:.3f}"
     name = reference.classes[1]
     page.roc.show_class(name)
     [curve] = page.roc.shown_curves()
     assert curve.label == name and curve.auc == pytest.approx(reference.roc[1].auc)
     legend = [label.text for _, label in page.roc.legend.items]
     assert legend == [f"{name} (AUC {reference.roc[1].auc:.3f})"]
+    # Clicking a class in the metrics table picks its curve; an average row shows them all.
+    table = page.metrics_table
+    rows = table.displayed_rows()
+    for r, row in enumerate(rows):
+        if row.name == reference.classes[2] or row.pinned:
+            qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(table.model().index(r, 0)).center())
+            expected = reference.classes[2:3] if not row.pinned else reference.classes
+            assert [c.label for c in page.roc.shown_curves()] == expected
 
 
 def test_save_report_writes_csv_and_pngs(page, reference, tmp_path):

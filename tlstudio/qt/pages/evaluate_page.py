@@ -39,6 +39,7 @@ from tlstudio.qt.widgets.confusion_matrix_view import ConfusionMatrixView
 from tlstudio.qt.widgets.image_results_gallery import ImageResultsGallery
 from tlstudio.qt.widgets.metrics_table import MetricsTable
 from tlstudio.qt.widgets.roc_plot import RocPlot
+from tlstudio.qt.settings import settings
 from tlstudio.qt.workers import TaskSlot
 
 SPLIT_NAMES = {"valid": "Validation", "test": "Test"}
@@ -124,6 +125,7 @@ class EvaluatePage(Page):
 
         self.metrics_table = MetricsTable()
         self.roc = RocPlot()
+        self.metrics_table.clicked.connect(self._on_metrics_row_clicked)
         self.metrics_tabs = QTabWidget()
         self.metrics_tabs.addTab(self.metrics_table, "Per-class metrics")
         self.metrics_tabs.addTab(self.roc, "ROC curves")
@@ -164,7 +166,7 @@ class EvaluatePage(Page):
         right.addWidget(self.image_tabs)
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)
-        right.setSizes([280, 520])
+        right.setSizes([350, 450])
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)
         body.addWidget(right)
@@ -275,7 +277,7 @@ class EvaluatePage(Page):
         self.interpretation = interp
         self.matrix.set_matrix(list(interp.classes), interp.confusion)
         self.metrics_table.set_rows(metrics_rows(interp))
-        self.roc.set_curves(interp.roc)
+        self.roc.set_curves(interp.roc, interp.macro_auc)
         self.top_n.setMaximum(max(len(interp.paths), 1))
         self._show_top_losses()
         self.confused_list.clear()
@@ -317,10 +319,16 @@ class EvaluatePage(Page):
             classes = list(self.interpretation.classes)
             self.show_cell(classes.index(pair[0]), classes.index(pair[1]))
 
+    def _on_metrics_row_clicked(self, index) -> None:
+        row = self.metrics_table.displayed_rows()[index.row()]
+        self.roc.show_class(None if row.pinned else row.name)
+
     # -- report ------------------------------------------------------------------------
     def _choose_report_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save evaluation report into")
+        store = settings()
+        folder = QFileDialog.getExistingDirectory(self, "Save evaluation report into", str(store.value("evaluate/report_folder", "")))
         if folder:
+            store.setValue("evaluate/report_folder", folder)
             self.save_report(Path(folder))
 
     def save_report(self, folder: Path) -> list[Path]:

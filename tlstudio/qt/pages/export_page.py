@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.widgets.image_drop_zone import IMAGE_SUFFIXES, ImageDropZone
 from tlstudio.qt.widgets.prediction_list import PredictionList
+from tlstudio.qt.settings import settings
 from tlstudio.qt.workers import TaskSlot
 
 MODEL_SUFFIX = ".pkl"
@@ -195,12 +196,15 @@ class ExportPage(Page):
         self._set_try_enabled(False)
         self._set_exporting(False)
         if result is not None and not self.path_edit.text():
-            self.path_edit.setText(str(default_model_path(result)))
+            path = default_model_path(result)
+            last = settings().value("export/folder", "")
+            self.path_edit.setText(str(Path(last) / path.name if last else path))
 
     def _choose_path(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export model", self.path_edit.text(), "fastai model (*.pkl)")
         if path:
             self.path_edit.setText(path)
+            settings().setValue("export/folder", str(Path(path).parent))
 
     def target_path(self) -> Path:
         path = Path(self.path_edit.text().strip()).expanduser()

@@ -60,7 +60,9 @@ class ImageResultsGallery(QListWidget):
         self.setWordWrap(True)
         self.setSpacing(4)
         self.setIconSize(QSize(thumb_size, thumb_size))
-        self.setGridSize(QSize(thumb_size + 48, thumb_size + 3 * self.fontMetrics().height() + 12))
+        # Room for three caption lines as wide as "t-shirt → ankle-boot" without wrapping.
+        line = self.fontMetrics().height()
+        self.setGridSize(QSize(max(thumb_size + 48, self.fontMetrics().horizontalAdvance("t-shirt → ankle-boot") + 16), thumb_size + 3 * line + 14))
         self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self._timer = QTimer(self, interval=0)
         self._timer.timeout.connect(self._load_some)

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 ALL_CLASSES = "All classes"
+MAX_LEGEND = 12  # more curves than this: the AUCs are read from the class list instead
 
 
 class RocPlot(QWidget):
@@ -21,58 +22,76 @@ class RocPlot(QWidget):
         self.class_combo = QComboBox()
         self.class_combo.setMinimumContentsLength(14)
         self.class_combo.currentIndexChanged.connect(self._redraw)
-        self.plot = pg.PlotWidget(background="w")
-        item = self.plot.getPlotItem()
+        # The legend gets its own column beside the axes so it never hides a curve.
+        self.plot = pg.GraphicsLayoutWidget()
+        self.plot.setBackground("w")
+        item = self.plot_item = self.plot.addPlot(row=0, col=0)
         item.setLabel("bottom", "False positive rate")
         item.setLabel("left", "True positive rate")
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.02)
         item.setMouseEnabled(x=False, y=False)
         item.hideButtons()
-        self.legend = item.addLegend(offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 220))
+        self.legend = pg.LegendItem(labelTextColor="k", verSpacing=-6)
+        self.plot.addItem(self.legend, row=0, col=1)
+        self.plot.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop)
         top = QHBoxLayout()
         top.addWidget(QLabel("Class:"))
         top.addWidget(self.class_combo)
         top.addStretch(1)
+        self.macro_label = QLabel("")
+        top.addWidget(self.macro_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
         self._redraw()
 
-    def set_curves(self, curves: list) -> None:
+    def set_curves(self, curves: list, macro_auc: float | None = None) -> None:
         self.curves = list(curves)
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
-        self.class_combo.addItem(ALL_CLASSES)
-        self.class_combo.addItems([c.label for c in self.curves])
+        self.class_combo.addItem(ALL_CLASSES, None)
+        for curve in self.curves:
+            self.class_combo.addItem(f"{curve.label} (AUC {_auc_text(curve.auc)})", curve.label)
         self.class_combo.blockSignals(False)
+        known = macro_auc is not None and not math.isnan(macro_auc)
+        self.macro_label.setText(f"Macro-average AUC {macro_auc:.3f}" if known else "")
         self._redraw()
 
-    def show_class(self, name: str) -> None:
-        self.class_combo.setCurrentText(name)
+    def show_class(self, name: str | None) -> None:
+        """Show one class's curve, or every curve for None."""
+        self.class_combo.setCurrentIndex(max(self.class_combo.findData(name), 0))
 
     def shown_curves(self) -> list:
-        choice = self.class_combo.currentText()
-        return [c for c in self.curves if choice in ("", ALL_CLASSES) or c.label == choice]
+        choice = self.class_combo.currentData()
+        return [c for c in self.curves if choice is None or c.label == choice]
 
     def _redraw(self, *_args) -> None:
-        item = self.plot.getPlotItem()
+        item = self.plot_item
         item.clear()
         self.legend.clear()
         shown = self.shown_curves()
-        self.legend.setColumnCount(1 if len(shown) <= 12 else 2 if len(shown) <= 24 else 3)
+        self.legend.setVisible(len(shown) <= MAX_LEGEND)
         diagonal = item.plot([0, 1], [0, 1], pen=pg.mkPen((150, 150, 150), width=1, style=Qt.PenStyle.DashLine))
         diagonal.setZValue(-1)
         for curve in shown:
             index = self.curves.index(curve)
             color = pg.intColor(index, hues=max(len(self.curves), 2), values=1, maxValue=220)
-            auc = "n/a" if math.isnan(curve.auc) else f"{curve.auc:.3f}"
-            item.plot(curve.fpr, curve.tpr, pen=pg.mkPen(color, width=2), name=f"{curve.label} (AUC {auc})")
+            name = f"{curve.label} (AUC {_auc_text(curve.auc)})" if len(shown) <= MAX_LEGEND else None
+            line = item.plot(curve.fpr, curve.tpr, pen=pg.mkPen(color, width=2))
+            if name:
+                self.legend.addItem(line, name)
+        # Keep the rows together at the top instead of spread over the column.
+        self.legend.setMaximumHeight(self.legend.layout.preferredHeight())
 
     def save_png(self, path: Path, width: int = 900) -> None:
         from pyqtgraph.exporters import ImageExporter
 
-        exporter = ImageExporter(self.plot.getPlotItem())
+        exporter = ImageExporter(self.plot.scene())
         exporter.parameters()["width"] = width
         exporter.export(str(path))
+
+
+def _auc_text(auc: float) -> str:
+    return "n/a" if math.isnan(auc) else f"{auc:.3f}"
