@@ -111,3 +111,34 @@ def test_export_to_an_impossible_path_says_why(qtbot, page, tmp_path):
     qtbot.waitUntil(lambda: page.export_status.text().startswith("Export failed:"), timeout=30_000)
     assert "a-file" in page.export_status.text()
     assert page.report is None and not page.drop_zone.isEnabled()
+
+
+def test_export_waits_while_the_evaluate_page_uses_the_model(qtbot, trained_result, tmp_path):
+    from tlstudio.qt.pages.evaluate_page import EvaluatePage
+
+    state = AppState()
+    evaluate, export = EvaluatePage(state), ExportPage(state)
+    qtbot.addWidget(evaluate)
+    qtbot.addWidget(export)
+    state.set_training(trained_result)  # starts the evaluation
+    assert evaluate.slot.is_running()
+    export.path_edit.setText(str(tmp_path / "m.pkl"))
+    export.export()  # same learner: runs once the evaluation lets go of it
+    qtbot.waitUntil(lambda: export.report is not None and evaluate.interpretation is not None, timeout=60_000)
+    assert export.report.verified
+    assert evaluate.interpretation.confusion.sum() == len(trained_result.spec.indices("valid"))
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)
+
+
+def test_waiting_for_a_busy_model_can_be_cancelled():
+    from tlstudio.core.events import Cancelled, ListReporter
+    from tlstudio.qt.learner_lock import using_learner
+
+    learn, reporter = object(), ListReporter()
+    with using_learner(learn, reporter):
+        reporter.cancel()
+        with pytest.raises(Cancelled):
+            with using_learner(learn, reporter):
+                pass
+    with using_learner(learn, ListReporter()):  # released again
+        pass

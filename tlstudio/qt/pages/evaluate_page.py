@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tlstudio.qt.learner_lock import using_learner
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.pages.evaluation_view import (
     cell_entries,
@@ -219,7 +220,8 @@ class EvaluatePage(Page):
         def work(reporter):
             from tlstudio.core.interpret import interpret
 
-            return interpret(learn, spec, split=split, reporter=reporter)
+            with using_learner(learn, reporter):
+                return interpret(learn, spec, split=split, reporter=reporter)
 
         self._clear()
         self.summary.setText(f"Evaluating on the {SPLIT_NAMES[split].lower()} split…")

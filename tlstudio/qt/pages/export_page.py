@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tlstudio.qt.learner_lock import using_learner
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.widgets.image_drop_zone import IMAGE_SUFFIXES, ImageDropZone
 from tlstudio.qt.widgets.prediction_list import PredictionList
@@ -222,7 +223,8 @@ class ExportPage(Page):
         def work(reporter):
             from tlstudio.core.export import export_model
 
-            return export_model(learn, path, spec=spec, config=config, metrics=metrics, verify=True, reporter=reporter)
+            with using_learner(learn, reporter):
+                return export_model(learn, path, spec=spec, config=config, metrics=metrics, verify=True, reporter=reporter)
 
         self.export_status.setText(f"Exporting to {path}…")
         self.export_progress.setRange(0, 0)
