@@ -84,7 +84,7 @@ def augmented_grid(
     if not 0 <= item_index < len(spec.items):
         raise DatasetError(f"{spec.root}: there is no image number {item_index} (the dataset has {len(spec.items)})")
     dl = preview_loader(spec, augment)
-    with _seeded(seed):
+    with _seeded(seed), _one_thread():
         item = dl.after_item(_dataset_item(dl.dataset, spec, item_index))
         batch = dl.after_batch(dl.do_batch([item] * n))
         images = dl.after_batch.decode(batch)[0]
@@ -97,7 +97,7 @@ def batch_grid(
     """A shuffled training batch as the model sees it, like `show_batch`: (images, labels)."""
     n_train = len(preview_loaders(spec, augment).train_ds)
     dl = preview_loader(spec, augment, bs=max(1, min(n, n_train)), shuffle=True, drop_last=False)
-    with _seeded(seed):
+    with _seeded(seed), _one_thread():
         dl.rng = random.Random(random.randint(0, 2**32 - 1))
         xb, yb = dl.one_batch()
         images = dl.after_batch.decode((xb,))[0]
@@ -136,6 +136,21 @@ def _dataset_item(dataset, spec: DatasetSpec, index: int) -> tuple:
 def _to_uint8(images) -> np.ndarray:
     arr = images.detach().cpu().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return np.ascontiguousarray(arr)
+
+
+@contextmanager
+def _one_thread():
+    """Preview batches are tiny: torch's intra-op threads cost more in hand-offs
+    than they save, badly so on a busy CPU (both previews of the demo set at
+    128 px: 0.27 s on one thread, 1.0 s on two, 2-core machine under load).
+    With torch's OpenMP backend the setting belongs to the calling thread, so
+    a training run in another thread keeps its threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextmanager
