@@ -117,3 +117,32 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
     assert run.returncode == 2 and "missing.pkl: no such model file" in run.stderr and "Traceback" not in run.stderr
     run = tlstudio("train", tmp_path, "--unfreeze", "zero")
     assert run.returncode == 2 and "--unfreeze" in run.stderr
+
+
+def test_lr_find_prints_four_suggestions_and_plots(tiny_spec, tmp_path, capsys):
+    from tlstudio.cli import main
+
+    plot = tmp_path / "curve.png"
+    args = ["lr-find", str(tiny_spec.root), *TINY, "--num-it", "24", "--plot", str(plot)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "stage 1: head only" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(rows) == {"valley", "slide", "minimum", "steep"}
+    assert all(float(rows[name][1]) > 0 for name in rows if rows[name][1] != "-")
+    assert plot.is_file() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_first_ctrl_c_sets_the_cancel_flag_second_aborts(capsys):
+    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
+
+    reporter = ConsoleReporter(live=False)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), cancel_on_sigint(reporter):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # Python runs the handler between bytecodes
+        assert reporter.cancel_requested()
+        assert "Ctrl-C again to abort" in capsys.readouterr().err
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+    assert signal.getsignal(signal.SIGINT) is before

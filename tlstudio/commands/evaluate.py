@@ -23,7 +23,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
+    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint, quiet_library_warnings
+
+    quiet_library_warnings()
     from tlstudio.core.data import items_frame
     from tlstudio.core.dataset import DatasetError, scan
     from tlstudio.core.errors import UserFacingError

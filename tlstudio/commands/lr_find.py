@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tlstudio.commands.train import add_model_args, config_from_args, load_dataset
 
+HEAD_ONLY = 0  # no --unfreeze: probe stage 1 (a non-string default, so argparse leaves it alone)
 SKIP_END = 5  # fastai's plot leaves out the last few points, where the loss explodes
 
 
@@ -19,21 +20,23 @@ def add_parser(subparsers) -> None:
         "valley, slide, minimum and steep suggestions. Ctrl-C stops early and reports what exists.",
     )
     add_model_args(parser)
-    parser.set_defaults(unfreeze="head")
+    parser.set_defaults(unfreeze=HEAD_ONLY)
     parser.add_argument("--num-it", type=int, default=100, help="iterations of the sweep (100)")
     parser.add_argument("--plot", metavar="FILE.png", help="save the curve with the suggestions as a PNG")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
+    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint, quiet_library_warnings
+
+    quiet_library_warnings()
     from tlstudio.core.lr_find import find_lr
 
     if args.num_it < 6:
         from tlstudio.cli import UserError
 
         raise UserError("--num-it must be at least 6")
-    stage = 1 if args.unfreeze == "head" else 2
+    stage = 1 if args.unfreeze == HEAD_ONLY else 2
     depth = None if stage == 1 else args.unfreeze
     args.unfreeze = None if stage == 1 else depth
     reporter = ConsoleReporter()
