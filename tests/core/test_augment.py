@@ -69,6 +69,17 @@ def test_batch_grid_labels_match_the_images(preview_spec):
         assert nearest == label
 
 
+def test_batch_sample_names_each_tiles_training_image(preview_spec):
+    squish = OFF.with_(resize_method="squish")  # "crop" takes a random square of these 64x48 images
+    sample = augment.batch_sample(preview_spec, squish, n=8, seed=2)
+    assert len(set(sample.item_indices)) == 8
+    for i, label in zip(sample.item_indices, sample.labels):
+        assert preview_spec.splits[i] == "train" and preview_spec.labels[i] == label
+    # Without augmentation the tile is that image, resized: the same as its own grid.
+    first = augment.augmented_grid(preview_spec, squish, sample.item_indices[0], n=1)
+    assert np.array_equal(first[0], sample.images[0])
+
+
 def test_augmentation_changes_reuse_the_cached_loaders(preview_spec):
     augment.clear_cache()
     dls = augment.preview_loaders(preview_spec, ON)

@@ -93,6 +93,18 @@ def test_choosing_another_image_and_a_size_changes_the_grid(qtbot, page):
     assert smaller["grid"].shape == (9, 32, 32, 3)
 
 
+def test_clicking_a_batch_image_shows_its_augmentations(qtbot, page):
+    from PySide6.QtCore import Qt
+
+    first = wait_for_previews(qtbot, page)
+    item = first["batch_items"][5]
+    qtbot.mouseClick(page.batch.tiles[5].image, Qt.MouseButton.LeftButton)
+    assert page.image_spin.value() == item
+    chosen = wait_for_previews(qtbot, page, item_index=item)
+    assert page.state.dataset.labels[item] == first["labels"][5]
+    assert chosen["grid"].shape[0] == 9
+
+
 def test_a_burst_of_edits_runs_the_pipeline_once(qtbot, page, monkeypatch):
     wait_for_previews(qtbot, page)
     starts = []

@@ -15,6 +15,7 @@ import random
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,8 @@ def preview_loaders(spec: DatasetSpec, augment: AugmentConfig) -> DataLoaders:
             _cache.move_to_end(key)
             return hit[1]
     df = items_frame(spec)
+    # Which spec item each row is, so a preview tile can name its image.
+    df["spec_index"] = [i for i, split in enumerate(spec.splits) if split in ("train", "valid")]
     if not (~df["is_valid"]).any():
         raise DatasetError(f"{spec.root}: no training images to preview")
     if not df["is_valid"].any():
@@ -95,14 +98,30 @@ def batch_grid(
     spec: DatasetSpec, augment: AugmentConfig, n: int = 16, seed: int | None = None
 ) -> tuple[np.ndarray, list[str]]:
     """A shuffled training batch as the model sees it, like `show_batch`: (images, labels)."""
-    n_train = len(preview_loaders(spec, augment).train_ds)
-    dl = preview_loader(spec, augment, bs=max(1, min(n, n_train)), shuffle=True, drop_last=False)
+    sample = batch_sample(spec, augment, n, seed)
+    return sample.images, sample.labels
+
+
+@dataclass(frozen=True)
+class BatchSample:
+    images: np.ndarray  # (n, H, W, 3) uint8, decoded
+    labels: list[str]
+    item_indices: list[int]  # index into spec.items of each image
+
+
+def batch_sample(spec: DatasetSpec, augment: AugmentConfig, n: int = 16, seed: int | None = None) -> BatchSample:
+    """`batch_grid` plus which dataset image each tile is. The batch is made the
+    way fastai's DataLoader makes one when iterating (shuffled indices,
+    `do_item`, `do_batch`, `after_batch`), so the indices are known."""
+    dl = preview_loader(spec, augment)
     with _seeded(seed), _one_thread():
         dl.rng = random.Random(random.randint(0, 2**32 - 1))
-        xb, yb = dl.one_batch()
+        order = dl.shuffle_fn(list(range(len(dl.dataset))))[:n]
+        xb, yb = dl.after_batch(dl.do_batch([dl.do_item(i) for i in order]))
         images = dl.after_batch.decode((xb,))[0]
     labels = [str(dl.vocab[int(y)]) for y in yb]
-    return _to_uint8(images), labels
+    rows = dl.dataset.items
+    return BatchSample(_to_uint8(images), labels, [int(rows.iloc[i]["spec_index"]) for i in order])
 
 
 def pipeline_summary(spec: DatasetSpec, augment: AugmentConfig) -> list[str]:

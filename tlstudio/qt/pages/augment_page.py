@@ -43,14 +43,15 @@ def compute_previews(spec, augment, item_index: int, seed: int, reporter) -> dic
     grid = previews.augmented_grid(spec, augment, item_index, n=9, seed=seed)
     if reporter.cancel_requested():
         return None
-    images, labels = previews.batch_grid(spec, augment, n=BATCH_SIZE, seed=seed)
+    batch = previews.batch_sample(spec, augment, n=BATCH_SIZE, seed=seed)
     return {
         "augment": augment,
         "item_index": item_index,
         "seed": seed,
         "grid": grid,
-        "batch": images,
-        "labels": labels,
+        "batch": batch.images,
+        "labels": batch.labels,
+        "batch_items": batch.item_indices,
         "pipeline": previews.pipeline_summary(spec, augment),
     }
 
@@ -78,7 +79,7 @@ class AugmentPage(Page):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.image_spin = QSpinBox(minimum=0)
-        self.image_spin.setToolTip("Which dataset image the 3x3 grid augments")
+        self.image_spin.setToolTip("Which dataset image the 3x3 grid augments (or click one in the batch)")
         self.image_spin.valueChanged.connect(self._image_chosen)
         self.image_name = QLabel()
         self.image_name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -104,6 +105,8 @@ class AugmentPage(Page):
         grid_box = QGroupBox("One image, nine draws")
         QVBoxLayout(grid_box).addWidget(self.grid, 0, Qt.AlignmentFlag.AlignCenter)
         self.batch = ImageGrid(4, 4, tile=76, captions=True)
+        self.batch.setToolTip("Click an image to see its augmentations on the left")
+        self.batch.tile_clicked.connect(self._batch_tile_clicked)
         batch_box = QGroupBox("A training batch, as the model sees it")
         QVBoxLayout(batch_box).addWidget(self.batch, 0, Qt.AlignmentFlag.AlignCenter)
         grids = QHBoxLayout()
@@ -166,6 +169,10 @@ class AugmentPage(Page):
         if spec is None:
             return 0
         return next((i for i, s in enumerate(spec.splits) if s == "train"), 0)
+
+    def _batch_tile_clicked(self, tile: int) -> None:
+        if self.previews is not None and tile < len(self.previews["batch_items"]):
+            self.image_spin.setValue(self.previews["batch_items"][tile])
 
     def _image_chosen(self, _index: int) -> None:
         self._show_image_name()
