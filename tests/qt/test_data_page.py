@@ -26,7 +26,7 @@ def test_summary_and_chart_show_the_dataset(main_window, demo_spec):
     assert not summary.skipped_button.isEnabled()
 
 
-def test_skipped_files_table_sorts_and_opens_the_folder(main_window, qtbot, tmp_path, monkeypatch):
+def test_skipped_files_table_sorts_and_opens_the_folder(main_window, qtbot, tmp_path, monkeypatch, artifacts_dir):
     root = make_dataset(tmp_path, "class-folders")
     (root / "cat" / "notes.jpg").write_text("this is text, not a JPEG")
     (root / "dog" / "empty.png").write_bytes(b"")
@@ -55,6 +55,7 @@ def test_skipped_files_table_sorts_and_opens_the_folder(main_window, qtbot, tmp_
     assert dialog.open_button.isEnabled()
     qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     assert [u.toLocalFile() for u in opened] == [str(root / "dog")]
+    dialog.grab().save(str(artifacts_dir / "skipped_files.png"))
     dialog.close()
 
 

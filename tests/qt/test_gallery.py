@@ -126,7 +126,7 @@ def test_cache_is_bounded_and_least_recently_used_goes_first():
     assert cache.bytes <= 1000
 
 
-def test_double_click_opens_the_viewer_with_the_facts(main_window, qtbot, demo_spec):
+def test_double_click_opens_the_viewer_with_the_facts(main_window, qtbot, demo_spec, artifacts_dir):
     main_window.state.set_dataset(demo_spec)
     main_window.show()
     qtbot.waitExposed(main_window)
@@ -152,4 +152,5 @@ def test_double_click_opens_the_viewer_with_the_facts(main_window, qtbot, demo_s
     assert viewer.facts["Label"] == demo_spec.labels[3]
     assert viewer.facts["Split"] == demo_spec.splits[3]
     assert not viewer.picture.pixmap().isNull()
+    viewer.grab().save(str(artifacts_dir / "image_viewer.png"))
     viewer.close()

@@ -78,7 +78,6 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self._build_menus()
-        self.statusBar().showMessage("Drop a folder, a .zip or a CSV to open a dataset.")
         self.resize(1200, 800)
         geometry, window_state = settings.window_geometry()
         if geometry is not None:
@@ -100,7 +99,7 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         self._fill_recent_menu()
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit).setMenuRole(QAction.MenuRole.QuitRole)
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q").setMenuRole(QAction.MenuRole.QuitRole)
 
         go_menu = self.menuBar().addMenu("&Go")
         self.step_actions = []

@@ -106,7 +106,11 @@ class DataPage(Page):
         layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addSpacing(8)
         layout.addWidget(title, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(hint, 0, Qt.AlignmentFlag.AlignHCenter)
+        hint_row = QHBoxLayout()  # no alignment flag: a word-wrapped label then gets its full height
+        hint_row.addStretch(1)
+        hint_row.addWidget(hint)
+        hint_row.addStretch(1)
+        layout.addLayout(hint_row)
         layout.addSpacing(12)
         layout.addLayout(buttons)
         layout.addStretch(3)

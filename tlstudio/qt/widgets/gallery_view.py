@@ -69,6 +69,7 @@ class Gallery(QWidget):
         self.split_box.addItems([ALL, *SPLITS])
         self.search = QLineEdit(placeholderText="Search file names", clearButtonEnabled=True)
         self.search.setMaximumWidth(260)
+        self.search.setAcceptDrops(False)  # a dropped folder opens a dataset; it is not search text
         self.count_label = QLabel()
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 

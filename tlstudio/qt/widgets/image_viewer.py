@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QImageReader, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
 
-VIEW_SIZE = 512
+VIEW_SIZE = 448
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,9 @@ class ImageViewerDialog(QDialog):
             longest = max(pixmap.width(), pixmap.height())
             target = VIEW_SIZE if longest < VIEW_SIZE else min(longest, VIEW_SIZE)
             mode = Qt.TransformationMode.FastTransformation if longest < VIEW_SIZE / 2 else Qt.TransformationMode.SmoothTransformation
-            self.picture.setPixmap(pixmap.scaled(target, target, Qt.AspectRatioMode.KeepAspectRatio, mode))
+            shown = pixmap.scaled(target, target, Qt.AspectRatioMode.KeepAspectRatio, mode)
+            self.picture.setPixmap(shown)
+            self.picture.setMinimumSize(shown.size().grownBy(QMargins(8, 8, 8, 8)))
 
         try:
             info = read_info(path)

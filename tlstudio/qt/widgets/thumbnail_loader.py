@@ -140,7 +140,8 @@ class ThumbnailLoader(QObject):
     def __init__(self, size: QSize, parent: QObject | None = None, max_threads: int | None = None):
         super().__init__(parent)
         self.size = QSize(size)
-        workers = max_threads or max(2, min(4, QThread.idealThreadCount()))
+        # Leave a core to the GUI thread: a decoding worker holds the GIL while Qt reads the file.
+        workers = max_threads or max(1, min(4, QThread.idealThreadCount() - 1))
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(workers)
         self._queue = _RequestQueue(workers)
