@@ -136,6 +136,16 @@ def test_stage_settings_feed_the_train_config_and_the_group_rates(qtbot, page):
     assert "random weights" in page.weights.status_text()
 
 
+def test_applying_an_all_groups_recommendation_unfreezes_everything(qtbot, page):
+    wait_for_groups(qtbot, page, "mobilenet_v2")
+    page.depth.spin.setValue(2)
+    assert page.state.train_config.unfreeze_depth == 2
+    page.depth.set_recommendation(5, "train every group: 800 training images per class is large.")
+    page.depth.apply.click()
+    assert page.state.train_config.unfreeze_depth is None
+    assert page.depth.freeze_to_arg() == 0 and "learn.unfreeze()" in page.depth.freeze_to.text()
+
+
 def test_another_architecture_shows_its_own_groups(qtbot, page, meta_learner_for):
     wait_for_groups(qtbot, page, "mobilenet_v2")
     page.table.select_arch("resnet50")

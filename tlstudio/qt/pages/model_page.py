@@ -164,7 +164,7 @@ class ModelPage(Page):
         self.recommendation.setText(f"★ Recommended for this dataset: {arch.reason}")
         n_groups = ARCHS[self.state.train_config.arch].n_groups
         depth = recommend_depth(spec, n_groups)
-        self.depth.set_recommendation(None if depth.value >= n_groups else depth.value, depth.reason)
+        self.depth.set_recommendation(depth.value, depth.reason)
 
     # -- layer groups (worker) ----------------------------------------------
 
@@ -186,10 +186,14 @@ class ModelPage(Page):
         self.groups_slot.start(
             lambda reporter: read_groups(spec, config.augment, config.arch, reporter),
             name="model-groups",
-            on_event=lambda e: isinstance(e, Progress) and self.depth.placeholder.setText(e.message),
+            on_event=self._groups_event,
             on_success=self._groups_read,
             on_failure=lambda msg: self.banner.show_message(f"Could not read the layer groups of {config.arch}: {msg}"),
         )
+
+    def _groups_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.depth.placeholder.setText(event.message)
 
     def _groups_read(self, result) -> None:
         arch, groups = result
@@ -208,14 +212,18 @@ class ModelPage(Page):
         self.speed_slot.start(
             lambda reporter: measure(spec, augment, arch, reporter),
             name="model-speed",
-            on_event=lambda e: isinstance(e, Progress) and self.speed_status.setText(e.message),
+            on_event=self._speed_event,
             on_success=self._speed_measured,
             on_failure=self._speed_failed,
         )
 
+    def _speed_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.speed_status.setText(event.message)
+
     def _speed_measured(self, result) -> None:
         arch, images_per_s, device = result
-        QSettings().setValue(SPEED_KEY.format(arch=arch), f"{images_per_s:.1f} {device}")
+        QSettings().setValue(SPEED_KEY.format(arch=arch), f"{images_per_s!r} {device}")
         self.table.set_speed(arch, images_per_s, device)
         self.speed_status.setText(f"{arch}: {images_per_s:,.0f} images/s on {device}")
         self.measure_button.setEnabled(True)

@@ -132,14 +132,14 @@ class DepthControl(QWidget):
         self.base_lr, self.lr_mult = base_lr, lr_mult
         self._render()
 
-    def set_recommendation(self, depth: int | None, reason: str) -> None:
+    def set_recommendation(self, depth: int, reason: str) -> None:
+        """`depth` groups to train (the number of groups or more: every one)."""
         self.recommended = depth
         self.advice.setText(f"Recommended: {reason}")
-        self.apply.setEnabled(depth is not None)
 
     def apply_recommendation(self) -> None:
-        if self.recommended is not None:
-            self.spin.setValue(min(self.recommended, max(1, self.n_groups)))
+        if self.recommended is not None and self.groups:
+            self.spin.setValue(min(self.recommended, self.n_groups))
             self._spin_changed(self.spin.value())
 
     # -- output -------------------------------------------------------------
