@@ -111,3 +111,20 @@ def test_stage2_after_unfreezing_probes_more_groups(learn, tiny_spec, tiny_confi
     find_lr(tiny_spec, tiny_config, stage=1, learn=learn, num_it=6)
     assert trainable_groups(learn) == [False] * (len(groups) - 1) + [True]
     assert_same_weights(learn, before)
+
+
+def test_an_error_mid_sweep_still_restores_weights(learn):
+    from fastai.callback.core import Callback
+
+    class FailsOnThirdBatch(Callback):
+        order = 70
+
+        def after_batch(self):
+            if self.training and self.train_iter == 3:
+                raise RuntimeError("simulated failure")
+
+    learn.freeze()
+    before = snapshot(learn)
+    with learn.added_cbs([FailsOnThirdBatch()]), pytest.raises(RuntimeError, match="simulated failure"):
+        run_lr_find(learn, **SWEEP)
+    assert_same_weights(learn, before)

@@ -109,6 +109,9 @@ def run_lr_find(
     skipped: list[tuple[str, str]] = []
     funcs = tuple(_recording(f, found, skipped) for f in SUGGESTION_FUNCS)
     old_path, old_model_dir = learn.path, learn.model_dir
+    # fastai restores the weights in LRFinder.after_fit, which a cancel reaches
+    # but an error (NaN, out of memory) does not; this copy covers that case.
+    before = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
     with tempfile.TemporaryDirectory(prefix="tlstudio-lrfind-") as tmp:
         learn.path, learn.model_dir = Path(tmp), "models"
         try:
@@ -116,6 +119,9 @@ def run_lr_find(
                 learn.lr_find(
                     start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=False, suggest_funcs=funcs
                 )
+        except BaseException:
+            learn.model.load_state_dict(before)
+            raise
         finally:
             learn.path, learn.model_dir = old_path, old_model_dir
     rec = learn.recorder
