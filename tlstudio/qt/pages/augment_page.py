@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
 from tlstudio.core.events import Progress
