@@ -57,19 +57,25 @@ def make_dataset(root: Path, layout: str, per_class: int = 6) -> Path:
     raise ValueError(layout)
 
 
-def drop(window, path: Path) -> bool:
-    """Drag `path` over the window and drop it, as a file manager would. True when the drop was accepted."""
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+def drop(window, path: Path, target=None) -> bool:
+    """Drag `path` over `target` (default: the window) and drop it, as a file manager would.
+
+    Qt hands drag events up from the widget under the cursor to the first
+    parent that accepts drops, so any widget of the window can be the target.
+    True when the drop was accepted.
+    """
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
 
+    target = target or window
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    pos = window.rect().center()
+    pos = QPoint(target.width() // 2, target.height() // 2)
     enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
+    QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False
     event = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, event)
+    QApplication.sendEvent(target, event)
     return event.isAccepted()

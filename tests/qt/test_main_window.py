@@ -88,6 +88,19 @@ def test_a_bad_drop_explains_itself_and_keeps_the_dataset(main_window, qtbot, de
     assert settings.recent_datasets() == []
 
 
+def test_a_drop_on_any_widget_reaches_the_window(main_window, qtbot, demo_dir, demo_spec):
+    main_window.state.set_dataset(demo_spec)
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    page = main_window.data_page
+    for target in (main_window.sidebar.viewport(), page.gallery.view.viewport(), page.summary.chart.viewport(), page.gallery.search):
+        with qtbot.waitSignal(page.loader.started, timeout=2000):
+            assert drop(main_window, demo_dir, target)
+        page.loader.cancel()
+        qtbot.waitUntil(lambda: not page.is_scanning(), timeout=10_000)
+    assert page.gallery.search.text() == ""
+
+
 def test_drag_enter_accepts_local_paths_only(main_window):
     mime = QMimeData()
     mime.setText("just text")
