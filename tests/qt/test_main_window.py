@@ -156,8 +156,11 @@ def test_geometry_and_recent_datasets_are_remembered(qtbot, state, demo_dir):
     qtbot.addWidget(second)
     assert second.height() == size.height()  # the width is clamped to the small offscreen screen
     second._fill_recent_menu()
-    texts = [a.text() for a in second.recent_menu.actions()]
-    assert texts[0] == str(demo_dir.resolve())
+    actions = second.recent_menu.actions()
+    assert actions[0].text() == str(demo_dir.resolve())
+    with qtbot.waitSignal(second.state.dataset_changed, timeout=15_000):
+        actions[0].trigger()
+    assert len(second.state.dataset) == 600
     second.close()
 
 
