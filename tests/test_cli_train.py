@@ -45,25 +45,29 @@ def test_train_prints_the_epoch_table_and_exports_a_verified_model(trained):
     assert meta["verification"]["verified"] is True
 
 
-def test_predict_the_exported_model(trained, tiny_spec, tmp_path):
+def test_predict_the_exported_model(trained, tiny_spec, tmp_path, capsys):
+    from tlstudio.cli import main
+
     _, model = trained
     image = tiny_spec.items[tiny_spec.indices("valid")[0]]
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")
-    run = tlstudio("predict", model, image, broken, "--top-k", "2", "--json")
-    assert run.returncode == 1, run.stderr[-3000:]  # one image could not be read
-    good, bad = json.loads(run.stdout)
+    # In-process: tests/core/test_export.py runs `tlstudio predict` in a fresh process.
+    assert main(["predict", str(model), str(image), str(broken), "--top-k", "2", "--json"]) == 1  # one unreadable
+    good, bad = json.loads(capsys.readouterr().out)
     assert good["error"] is None and good["label"] in tiny_spec.classes
     assert [t["label"] for t in good["top_k"]][0] == good["label"] and len(good["top_k"]) == 2
     assert good["top_k"][0]["prob"] >= good["top_k"][1]["prob"]
     assert bad["label"] is None and "cannot read image" in bad["error"]
+    assert main(["predict", str(model), str(image)]) == 0
+    assert capsys.readouterr().out.startswith(f"{image}: {good['label']} (")
 
 
 def test_evaluate_prints_report_and_confusion_matrix(trained, tiny_spec, capsys):
     from tlstudio.cli import main
 
     _, model = trained
-    # In-process (fastai is loaded already); a fresh process is exercised by train and predict.
+    # In-process (fastai is loaded already); train above and test_export's predict run in fresh processes.
     assert main(["evaluate", str(model), str(tiny_spec.root)]) == 0
     out = capsys.readouterr().out
     assert "on the valid split: 12 images" in out

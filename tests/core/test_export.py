@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -93,26 +92,19 @@ def test_sidecar_describes_the_model(exported, trained_result):
 
 
 def test_fresh_process_predicts_identically(exported, trained_result, tmp_path):
+    """`tlstudio predict` in a new process, from an empty folder where no test
+    code is importable: the file needs nothing but tlstudio to load."""
     report, _ = exported
     paths = valid_paths(trained_result.spec)
-    script = textwrap.dedent(
-        """
-        import json, sys
-        from tlstudio.core.export import load_model, predict
-        model = load_model(sys.argv[1])
-        preds = predict(model, sys.argv[2:], top_k=99)
-        print(json.dumps([dict(p.top_k) for p in preds]))
-        """
-    )
-    # Run from an empty folder with no test code importable: only tlstudio.
     out = subprocess.run(
-        [sys.executable, "-c", script, str(report.path), *map(str, paths)],
+        [sys.executable, "-m", "tlstudio", "predict", str(report.path), *map(str, paths), "--top-k", "99", "--json"],
         cwd=tmp_path, capture_output=True, text=True, timeout=240,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    theirs = json.loads(out.stdout)
+    assert [Path(p["path"]) for p in theirs] == paths
     classes = trained_result.spec.classes
-    probs = np.array([[row[c] for c in classes] for row in theirs])
+    probs = np.array([[{t["label"]: t["prob"] for t in p["top_k"]}[c] for c in classes] for p in theirs])
     ours = in_memory_probs(trained_result.learn, paths)
     np.testing.assert_allclose(probs, ours, atol=1e-5)
     np.testing.assert_array_equal(probs.argmax(1), ours.argmax(1))
