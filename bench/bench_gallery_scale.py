@@ -94,6 +94,13 @@ def first_screen_loaded(view, model) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tlstudio.app import responsive_gui_thread
+
+    with responsive_gui_thread():  # as the app runs its event loop
+        return measure(argv)
+
+
+def measure(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / "bench" / "out" / "gallery-fmnist70k")
     parser.add_argument("--step-ms", type=int, default=16, help="one page of scrolling per this many ms")

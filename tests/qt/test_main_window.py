@@ -180,12 +180,15 @@ def test_the_app_opens_a_dataset_given_on_the_command_line(qtbot, demo_dir):
             seen["style"] = QApplication.style().name()
             seen["name"] = QApplication.applicationName()
             seen["icon"] = not QApplication.windowIcon().isNull()
+            seen["switch"] = sys.getswitchinterval()
             windows[0].close()
         else:
             QTimer.singleShot(50, check)
 
     QTimer.singleShot(50, check)
+    before = sys.getswitchinterval()
     assert app.main([str(demo_dir)]) == 0
+    assert seen["switch"] == app.GUI_SWITCH_INTERVAL_S and sys.getswitchinterval() == before
     assert len(seen["spec"]) == 600 and len(seen["spec"].classes) == 10
     assert seen["style"].lower() == "fusion"
     assert seen["name"] == "TL Studio"
