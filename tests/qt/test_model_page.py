@@ -111,7 +111,7 @@ def test_depth_control_maps_to_freeze_to_and_the_displayed_groups_train(qtbot, p
     assert [page.depth.table.item(i, 0).text() for i in range(n)] == [f"{g.index + 1}. {g.name}" for g in layer_groups(learn)]
     lrs = discriminative_lrs(n, config.base_lr, config.lr_mult)
     for i in range(n):
-        assert page.depth.table.item(i, 3).text() == (f"{lrs[i]:.2e}" if shown[i] else "—")
+        assert page.depth.table.item(i, 3).text() == (f"{lrs[i]:.2e}" if shown[i] else f"norm layers only: {lrs[i]:.2e}")
 
 
 def test_stage_settings_feed_the_train_config_and_the_group_rates(qtbot, page):

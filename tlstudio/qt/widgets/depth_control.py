@@ -169,13 +169,13 @@ class DepthControl(QWidget):
                 f"{i + 1}. {group.name}",
                 format_params(group.n_params),
                 "trains" if on else "frozen",
-                f"{lrs[i]:.2e}" if on else "—",
+                f"{lrs[i]:.2e}" if on else f"norm layers only: {lrs[i]:.2e}",
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setForeground(QBrush(TRAINS if on else FROZEN))
                 if col in (1, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if not on and col == 2:
-                    item.setToolTip("Frozen: only its batch-norm layers train (fastai's train_bn)")
+                if not on and col in (2, 3):
+                    item.setToolTip("Frozen: only its normalisation layers train (fastai's train_bn)")
                 self.table.setItem(i, col, item)
