@@ -25,8 +25,10 @@ def page(qtbot, state, preview_spec):
     page.resize(1030, 760)  # what the main window leaves beside its sidebar
     page.show()
     yield page
+    from tlstudio.qt.workers import EngineTask
+
     page.shutdown()
-    qtbot.waitUntil(lambda: not page.slot.is_running(), timeout=10_000)
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)  # superseded previews too
 
 
 def wait_for_previews(qtbot, page, **expected):
