@@ -122,3 +122,15 @@ def test_cancel_stops_after_the_current_batch(trained_result, tiny_spec):
     with pytest.raises(Cancelled):
         interpret(trained_result.learn, tiny_spec, "valid", reporter)
     assert len(reporter.of_type(Progress)) == 1
+
+
+def test_a_loaded_export_is_measured_on_the_specs_validation_items(interp, trained_result, tiny_spec, tmp_path):
+    from tlstudio.core.export import export_model, load_model
+
+    export_model(trained_result.learn, tmp_path / "m.pkl", spec=tiny_spec, config=trained_result.config, verify=False)
+    loaded = load_model(tmp_path / "m.pkl")
+    assert len(loaded.learn.dls.valid_ds) == 0  # an export keeps no data
+    result = interpret(loaded.learn, tiny_spec, "valid")
+    assert result.paths == interp.paths
+    np.testing.assert_array_equal(result.confusion, interp.confusion)
+    np.testing.assert_allclose(result.probs, interp.probs, atol=1e-5)

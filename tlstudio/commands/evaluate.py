@@ -26,8 +26,7 @@ def run(args) -> int:
     from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint, quiet_library_warnings
 
     quiet_library_warnings()
-    from tlstudio.core.data import items_frame
-    from tlstudio.core.dataset import DatasetError, scan
+    from tlstudio.core.dataset import scan
     from tlstudio.core.errors import UserFacingError
     from tlstudio.core.events import Cancelled
     from tlstudio.core.export import load_model
@@ -44,13 +43,9 @@ def run(args) -> int:
         raise UserFacingError(
             f"{args.data}: classes the model does not know: {', '.join(unknown)} (it knows {', '.join(model.classes)})"
         )
-    frame = items_frame(spec, splits=(args.split,))
-    if frame.empty:
-        raise DatasetError(f"{spec.root}: the dataset has no '{args.split}' split")
-    dl = model.learn.dls.test_dl(frame, with_labels=True)
     try:
         with cancel_on_sigint(reporter, "the evaluation"):
-            result = interpret(model.learn, spec, args.split, reporter, dl=dl)
+            result = interpret(model.learn, spec, args.split, reporter)
     except Cancelled:
         reporter.note("Evaluation cancelled")
         return 130

@@ -16,7 +16,8 @@ from fastai.callback.core import Callback, CancelValidException
 from fastai.interpret import ClassificationInterpretation
 from sklearn.metrics import classification_report, precision_recall_fscore_support, roc_auc_score, roc_curve
 
-from tlstudio.core.data import split_dataloader
+from tlstudio.core.data import items_frame, split_dataloader
+from tlstudio.core.dataset import DatasetError
 from tlstudio.core.events import Cancelled, NullReporter, Progress
 
 SPLIT_NAMES = ("valid", "test")
@@ -130,14 +131,14 @@ class PredictionProgress(Callback):
 def interpret(learn, spec, split: str = "valid", reporter=None, *, dl=None) -> Interpretation:
     """Run the model over `split` of `spec` and measure it.
 
-    `dl` overrides the split's DataLoader (e.g. a loaded model's `test_dl` over
-    a dataset it was not trained with). Raises `events.Cancelled` when the
-    reporter asks to stop."""
+    Works on a freshly loaded export too (its DataLoaders are empty: the
+    items come from `spec`). `dl` overrides the split's DataLoader. Raises
+    `events.Cancelled` when the reporter asks to stop."""
     if split not in SPLIT_NAMES:
         raise ValueError(f"split must be one of {SPLIT_NAMES}, not {split!r}")
     reporter = reporter or NullReporter()
     if dl is None:
-        dl = split_dataloader(learn.dls, spec, split)
+        dl = _split_dl(learn, spec, split)
     dl = dl.new(shuffle=False, drop_last=False)
     cb = PredictionProgress(reporter, f"Evaluating on {split}", len(dl))
     try:
@@ -161,6 +162,17 @@ def interpret(learn, spec, split: str = "valid", reporter=None, *, dl=None) -> I
         losses=losses.float().numpy(),
         loss_order=loss_order.numpy(),
     )
+
+
+def _split_dl(learn, spec, split: str):
+    """The split's DataLoader; a loaded export keeps no data, so its
+    validation items come from `spec` through the model's own pipeline."""
+    if split == "valid" and len(learn.dls.valid_ds) == 0:
+        frame = items_frame(spec, splits=("valid",))
+        if frame.empty:
+            raise DatasetError(f"{spec.root}: the dataset has no 'valid' split")
+        return learn.dls.test_dl(frame, with_labels=True)
+    return split_dataloader(learn.dls, spec, split)
 
 
 def _item_paths(items) -> list[Path]:
