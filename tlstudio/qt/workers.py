@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+import warnings
 from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -141,11 +142,14 @@ class TaskSlot(QObject):
         if old is None:
             return
         old.cancel()
-        for sig in (old.event, old.succeeded, old.failed, old.cancelled):
-            try:
-                sig.disconnect()
-            except (RuntimeError, TypeError):
-                pass
+        with warnings.catch_warnings():
+            # PySide warns when a signal had no connection; that is fine here.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for sig in (old.event, old.succeeded, old.failed, old.cancelled):
+                try:
+                    sig.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
         self.task = None
         self.running_changed.emit(False)
 
