@@ -84,6 +84,15 @@ class Probe:
         return gaps[-1], gaps[min(len(gaps) - 1, int(0.99 * len(gaps)))]
 
 
+def run_queue_wait_s() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux schedstat), or NaN."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def first_screen_loaded(view, model) -> bool:
     first, last = view.visible_rows()
     last = min(last, model.rowCount() - 1)
@@ -189,11 +198,13 @@ def measure(argv: list[str] | None = None) -> int:
     probe.start()
     scroll_start = time.perf_counter()
     cpu_start = time.thread_time()
+    wait_start = run_queue_wait_s()
     stepper.start()
     run_until(lambda: not stepper.isActive(), 600)
     run_until(lambda: first_screen_loaded(view, model), 10)
     scroll_s = time.perf_counter() - scroll_start
     gui_cpu = time.thread_time() - cpu_start
+    gui_waited = run_queue_wait_s() - wait_start
     probe.stop()
     scroll_max, scroll_p99 = probe.summary()
     window.grab().save(str(REPO / "bench" / "out" / "gallery_70k_bottom.png"))
@@ -204,6 +215,7 @@ def measure(argv: list[str] | None = None) -> int:
     print(f"open: scan done {scanned:.2f} s, first screen of thumbnails painted {first_screen:.2f} s (target <= 3 s)")
     print(f"  event loop while opening: max gap {open_max:.0f} ms, p99 {open_p99:.0f} ms")
     print(f"scroll: {steps['n']:,} pages in {scroll_s:.1f} s, GUI thread CPU {gui_cpu * 1000 / max(1, steps['n']):.1f} ms per page; max gap {scroll_max:.0f} ms, p99 {scroll_p99:.0f} ms (target max <= 50 ms)")
+    print(f"  the GUI thread waited {gui_waited:.1f} s of the {scroll_s:.1f} s for a CPU (run queue, /proc schedstat)")
     print(f"thumbnail cache at the end: {len(model.cache):,} pixmaps, {model.cache.bytes / 2**20:.0f} MB")
     print(f"RSS: {rss_before / 2**20:.0f} MB before opening, growth to peak {growth:.0f} MB (target <= 300 MB)")
     heavy = [m for m in ("torch", "fastai") if m in sys.modules]
