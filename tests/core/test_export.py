@@ -12,6 +12,7 @@ import pytest
 from tlstudio.core.events import ListReporter, Progress
 from tlstudio.core.export import (
     ModelFileError,
+    UntrustedModelError,
     dataset_fingerprint,
     export_model,
     load_model,
@@ -133,7 +134,7 @@ def test_not_a_model_is_a_clear_error(tmp_path):
     junk = tmp_path / "junk.pkl"
     junk.write_bytes(b"this is not a pickle at all")
     with pytest.raises(ModelFileError, match=r"junk\.pkl: not a TL Studio or fastai model file"):
-        load_model(junk)
+        load_model(junk, trust=True)
     with pytest.raises(ModelFileError, match="no such model file"):
         load_model(tmp_path / "absent.pkl")
 
@@ -145,3 +146,13 @@ def test_a_changed_model_file_is_refused(exported, tmp_path):
     copy.write_bytes(report.path.read_bytes() + b"\0")
     with pytest.raises(ModelFileError, match="changed after export"):
         load_model(copy)
+
+
+def test_a_pickle_without_sidecar_loads_only_when_trusted(exported, tmp_path):
+    report, _ = exported
+    foreign = tmp_path / "foreign.pkl"
+    foreign.write_bytes(report.path.read_bytes())
+    with pytest.raises(UntrustedModelError, match=r"foreign\.pkl: has no TL Studio sidecar"):
+        load_model(foreign)
+    model = load_model(foreign, trust=True)
+    assert model.metadata is None and model.classes == ["bag", "sneaker", "trouser"]

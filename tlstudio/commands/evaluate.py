@@ -19,6 +19,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--valid-pct", type=float, help="validation fraction for a random split (default: as trained)")
     parser.add_argument("--test-pct", type=float, default=0.0, help="test fraction for a random split (0)")
     parser.add_argument("--seed", type=int, help="seed of the random split (default: as trained)")
+    parser.add_argument("--trust", action="store_true",
+                        help="load a .pkl that has no TL Studio sidecar (a pickle can run code: only files you trust)")
     parser.set_defaults(run=run)
 
 
@@ -29,11 +31,11 @@ def run(args) -> int:
     from tlstudio.core.dataset import scan
     from tlstudio.core.errors import UserFacingError
     from tlstudio.core.events import Cancelled
-    from tlstudio.core.export import load_model
+    from tlstudio.commands.predict import load_trusted
     from tlstudio.core.interpret import interpret
 
     reporter = ConsoleReporter()
-    model = load_model(args.model)
+    model = load_trusted(args)
     trained_on = (model.metadata or {}).get("dataset", {})
     valid_pct = args.valid_pct if args.valid_pct is not None else trained_on.get("valid_pct") or 0.2
     seed = args.seed if args.seed is not None else trained_on.get("seed") or 42

@@ -21,6 +21,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of images")
     parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--trust", action="store_true",
+                        help="load a .pkl that has no TL Studio sidecar (a pickle can run code: only files you trust)")
     parser.set_defaults(run=run)
 
 
@@ -39,7 +41,7 @@ def expand(paths: list[str]) -> list[Path]:
 def run(args) -> int:
     from tlstudio.cli import UserError
     from tlstudio.commands.console import quiet_library_warnings
-    from tlstudio.core.export import load_model, predict
+    from tlstudio.core.export import predict
 
     quiet_library_warnings()
     if args.top_k < 1:
@@ -47,7 +49,7 @@ def run(args) -> int:
     images = expand(args.images)
     if not images:
         raise UserError(f"no images found in {', '.join(args.images)}")
-    model = load_model(args.model)
+    model = load_trusted(args)
     preds = predict(model, images, top_k=args.top_k)
     if args.json:
         json.dump([as_dict(p) for p in preds], sys.stdout, indent=2, ensure_ascii=False)
@@ -70,3 +72,13 @@ def as_dict(p) -> dict:
         "top_k": [{"label": label, "prob": prob} for label, prob in p.top_k],
         "error": p.error,
     }
+
+
+def load_trusted(args):
+    from tlstudio.cli import UserError
+    from tlstudio.core.export import UntrustedModelError, load_model
+
+    try:
+        return load_model(args.model, trust=args.trust)
+    except UntrustedModelError as exc:
+        raise UserError(f"{exc} (pass --trust to load it anyway)") from None

@@ -7,8 +7,8 @@ library versions and the sha256 of the model file. Both are written to a temp
 file in the target folder and moved into place with `os.replace`, so a crash
 never leaves a half-written model under the user's chosen name.
 
-Loading a pickle can run code; `load_model` is meant for files this app
-exported (the sidecar's sha256 must match) or that the user chose to trust.
+Loading a pickle can run code: `load_model` opens files this app exported
+(the sidecar's sha256 must match) and other pickles only with `trust=True`.
 """
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ PROB_TOLERANCE = 1e-5
 
 class ModelFileError(UserFacingError):
     """A model file that cannot be used: missing, not a model, or changed since export."""
+
+
+class UntrustedModelError(ModelFileError):
+    """A pickle without our sidecar: loading it could run any code, so the user must say they trust it."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,7 @@ def _verify(learn, path: Path, spec) -> tuple[int, float, int]:
     if frame.empty:
         return 0, float("nan"), 0
     device = getattr(learn.dls, "device", None)
-    loaded = load_model(path, device=getattr(device, "type", "cpu") or "cpu").learn
+    loaded = load_model(path, device=getattr(device, "type", "cpu") or "cpu", trust=True).learn
     ours = _probabilities(learn, frame[["path"]])
     theirs = _probabilities(loaded, frame[["path"]])
     diff = float(np.abs(ours - theirs).max())
@@ -236,15 +240,22 @@ def _probabilities(learn, frame) -> np.ndarray:
 # ---------------------------------------------------------------- load and predict
 
 
-def load_model(path, *, device: str = "cpu") -> LoadedModel:
-    """Load an exported model. A sidecar, when present, must match the file's
-    sha256; anything that is not a fastai learner is a clear ModelFileError."""
+def load_model(path, *, device: str = "cpu", trust: bool = False) -> LoadedModel:
+    """Load an exported model. With a TL Studio sidecar the file's sha256 must
+    match it; without one the file is unpickled only when `trust` is True
+    (UntrustedModelError otherwise). Anything that is not a fastai learner is
+    a clear ModelFileError."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    metadata = _read_sidecar(path)
+    if metadata is None and not trust:
+        raise UntrustedModelError(
+            f"{path}: has no TL Studio sidecar ({sidecar_path(path).name}), so where it comes from is unknown; "
+            "loading a pickle can run code, so load it only if you trust its source"
+        )
     from fastai.learner import Learner, load_learner
 
-    metadata = _read_sidecar(path)
     if metadata is not None and metadata.get("sha256") and metadata["sha256"] != sha256_file(path):
         raise ModelFileError(
             f"{path}: the file was changed after export (its sha256 does not match {sidecar_path(path).name})"
