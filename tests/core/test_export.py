@@ -74,6 +74,17 @@ def test_export_is_verified_and_atomic(exported, trained_result):
     assert steps[0].done == 0 and steps[-1].done == steps[-1].total
 
 
+def test_exporting_again_to_the_same_path_replaces_both_files(trained_result, tmp_path):
+    target = tmp_path / "again.pkl"
+    kwargs = dict(spec=trained_result.spec, config=trained_result.config)
+    first = export_model(trained_result.learn, target, verify=False, metrics={"accuracy": 0.0}, **kwargs)
+    second = export_model(trained_result.learn, target, metrics={"accuracy": 1.0}, **kwargs)
+    assert not first.verified and second.verified, second.message
+    assert json.loads(target.with_suffix(".json").read_text())["metrics"] == {"accuracy": 1.0}
+    assert load_model(target).metadata["sha256"] == sha256_file(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.json", "again.pkl"]
+
+
 def test_sidecar_describes_the_model(exported, trained_result):
     report, _ = exported
     meta = json.loads(report.sidecar.read_text(encoding="utf-8"))

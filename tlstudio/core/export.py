@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import platform
-import tempfile
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,8 +27,6 @@ import numpy as np
 from tlstudio import __version__
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.events import NullReporter, Progress
-
-log = logging.getLogger(__name__)
 
 FORMAT = "tlstudio-model"
 FORMAT_VERSION = 1
@@ -124,9 +121,9 @@ def _export_pickle(learn, target: Path) -> None:
 
 
 def _atomic_write(path: Path, write) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    # A fresh name rather than mkstemp: the writer creates the file itself, so
+    # it gets the user's usual permissions instead of mkstemp's private 0600.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -212,7 +209,8 @@ def _verify(learn, path: Path, spec) -> tuple[int, float, int]:
     if frame.empty:
         return 0, float("nan"), 0
     device = getattr(learn.dls, "device", None)
-    loaded = load_model(path, device=getattr(device, "type", "cpu") or "cpu", trust=True).learn
+    # Straight from the file: a sidecar from an earlier export to this path is stale until rewritten.
+    loaded = _unpickle(path, device=getattr(device, "type", "cpu") or "cpu")
     ours = _probabilities(learn, frame[["path"]])
     theirs = _probabilities(loaded, frame[["path"]])
     diff = float(np.abs(ours - theirs).max())
@@ -254,12 +252,16 @@ def load_model(path, *, device: str = "cpu", trust: bool = False) -> LoadedModel
             f"{path}: has no TL Studio sidecar ({sidecar_path(path).name}), so where it comes from is unknown; "
             "loading a pickle can run code, so load it only if you trust its source"
         )
-    from fastai.learner import Learner, load_learner
-
     if metadata is not None and metadata.get("sha256") and metadata["sha256"] != sha256_file(path):
         raise ModelFileError(
             f"{path}: the file was changed after export (its sha256 does not match {sidecar_path(path).name})"
         )
+    return LoadedModel(learn=_unpickle(path, device), path=path, metadata=metadata)
+
+
+def _unpickle(path: Path, device: str = "cpu"):
+    from fastai.learner import Learner, load_learner
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -271,7 +273,7 @@ def load_model(path, *, device: str = "cpu", trust: bool = False) -> LoadedModel
         ) from exc
     if not isinstance(learn, Learner):
         raise ModelFileError(f"{path}: holds a {type(learn).__name__}, not a fastai model")
-    return LoadedModel(learn=learn, path=path, metadata=metadata)
+    return learn
 
 
 def _read_sidecar(path: Path) -> dict | None:

@@ -15,7 +15,6 @@ curve allows). It does not raise.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import tempfile
 from pathlib import Path
@@ -25,8 +24,6 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.schedule import minimum, slide, steep, valley
 
 from tlstudio.core.events import LrFindProgress, LrFindResult, LrSuggestion, Message, NullReporter
-
-log = logging.getLogger(__name__)
 
 SUGGESTION_FUNCS = (valley, slide, minimum, steep)
 
