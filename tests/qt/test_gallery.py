@@ -154,3 +154,18 @@ def test_double_click_opens_the_viewer_with_the_facts(main_window, qtbot, demo_s
     assert not viewer.picture.pixmap().isNull()
     viewer.grab().save(str(artifacts_dir / "image_viewer.png"))
     viewer.close()
+
+
+def test_viewer_shows_a_large_photo_scaled_with_its_real_size(qtbot, tmp_path):
+    from PIL import Image
+
+    from tlstudio.qt.widgets.image_viewer import VIEW_SIZE, ImageViewerDialog
+
+    path = tmp_path / "big photo.jpg"
+    Image.new("RGB", (2400, 1200), (30, 120, 200)).save(path, quality=80)
+    viewer = ImageViewerDialog(path, "sky", "valid")
+    qtbot.addWidget(viewer)
+    assert viewer.facts["Pixels"] == "2400 × 1200"
+    assert viewer.facts["Mode"] == "RGB (JPEG)"
+    shown = viewer.picture.pixmap()
+    assert (shown.width(), shown.height()) == (VIEW_SIZE, VIEW_SIZE // 2)

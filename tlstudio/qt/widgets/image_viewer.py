@@ -39,6 +39,10 @@ class ImageViewerDialog(QDialog):
         self.picture.setStyleSheet("background: #20242a; border-radius: 4px;")
         reader = QImageReader(str(path))
         reader.setAutoTransform(True)
+        full = reader.size()
+        if full.isValid() and max(full.width(), full.height()) > 2 * VIEW_SIZE:
+            # A camera photo decodes at a reduced size straight away (JPEG scales in the decoder).
+            reader.setScaledSize(full.scaled(2 * VIEW_SIZE, 2 * VIEW_SIZE, Qt.AspectRatioMode.KeepAspectRatio))
         image = reader.read()
         if image.isNull():
             self.picture.setText(f"Cannot display this file: {reader.errorString()}")
