@@ -57,6 +57,7 @@ class ModelPage(Page):
         self.speed_slot = TaskSlot(self)
         self.groups_arch: str | None = None  # whose groups the depth control shows
         self._arch_chosen_by_user = False
+        self._groups_dirty = False
         # Arrowing through the table starts one read for where the user stops, not one per row.
         self.groups_timer = QTimer(self, singleShot=True, interval=150)
         self.groups_timer.timeout.connect(self._read_groups)
@@ -177,12 +178,22 @@ class ModelPage(Page):
         self.depth.placeholder.setText(f"Reading the layer groups of {config.arch}…")
         self._recommend()
         self.groups_slot.cancel()
-        self.groups_timer.start()
+        # Reading groups builds DataLoaders and a model: not worth it (about 1 GB
+        # on 70,000 images) until the user actually looks at this page.
+        self._groups_dirty = True
+        if self.isVisible():
+            self.groups_timer.start()
+
+    def showEvent(self, event):  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._groups_dirty:
+            self.groups_timer.start()
 
     def _read_groups(self) -> None:
         spec, config = self.state.dataset, self.state.train_config
         if spec is None:
             return
+        self._groups_dirty = False
         self.groups_slot.start(
             lambda reporter: read_groups(spec, config.augment, config.arch, reporter),
             name="model-groups",
