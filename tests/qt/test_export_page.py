@@ -62,6 +62,12 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     assert tree["architecture"].text(1) == trained_result.config.arch
     assert tree["dataset"].childCount() == len(sidecar["dataset"])
 
+    # Exporting again over the same file verifies the new file.
+    first = report
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.report is not None and page.report is not first, timeout=60_000)
+    assert page.report.verified and page.verified_label.text() == "✔ verified"
+
     spec = trained_result.spec
     image = spec.items[spec.indices("valid")[0]]
     corrupt = tmp_path / "broken.png"

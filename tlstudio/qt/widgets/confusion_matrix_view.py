@@ -92,7 +92,7 @@ class ConfusionMatrixView(QWidget):
             rotated = widest > cell - 4
             col_label_h = widest + 8 if rotated else fm.height() + 6
             avail_w = w - _AXIS_TITLE_PX - widest - 18
-            avail_h = h - _AXIS_TITLE_PX - col_label_h - 10
+            avail_h = h - _AXIS_TITLE_PX - 4 - col_label_h - 10
             cell = max(min(avail_w / n, avail_h / n), 2.0)
         left = _AXIS_TITLE_PX + widest + 8
         top = _AXIS_TITLE_PX + 4
@@ -127,9 +127,12 @@ class ConfusionMatrixView(QWidget):
         finally:
             painter.end()
 
-    def paint(self, p: QPainter, size: QSize) -> None:
+    def paint(self, p: QPainter, size: QSize, for_report: bool = False) -> None:
+        """Draws the matrix; on screen also the hovered and selected cells, in a
+        report black on white whatever the desktop theme."""
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        text_color = self.palette().color(QPalette.ColorRole.Text)
+        marks = not for_report
+        text_color = QColor(20, 20, 20) if for_report else self.palette().color(QPalette.ColorRole.Text)
         if not self.classes:
             p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             p.drawText(QRect(QPoint(0, 0), size), Qt.AlignmentFlag.AlignCenter, "No evaluation yet")
@@ -154,7 +157,7 @@ class ConfusionMatrixView(QWidget):
         p.setPen(QPen(QColor(0, 0, 0, 40), 1))
         p.drawRect(grid)
         for cell_ij, pen in ((self._hover, QPen(QColor(255, 160, 0), 2)), (self.selected, QPen(QColor(220, 40, 40), 3))):
-            if cell_ij is not None:
+            if cell_ij is not None and marks:
                 i, j = cell_ij
                 p.setPen(pen)
                 p.drawRect(QRectF(grid.left() + j * cell, grid.top() + i * cell, cell, cell).adjusted(1, 1, -1, -1))
@@ -200,7 +203,7 @@ class ConfusionMatrixView(QWidget):
         image.fill(Qt.GlobalColor.white)
         painter = QPainter(image)
         try:
-            self.paint(painter, size)
+            self.paint(painter, size, for_report=True)
         finally:
             painter.end()
         return image
