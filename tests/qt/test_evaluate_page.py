@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from sklearn.metrics import precision_recall_fscore_support
 
-from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.evaluate_page import EvaluatePage
 from tlstudio.qt.workers import EngineTask
 
@@ -29,8 +28,7 @@ def wait_evaluated(qtbot, page):
 
 
 @pytest.fixture
-def page(qtbot, trained_result):
-    state = AppState()
+def page(qtbot, state, trained_result):
     page = EvaluatePage(state)
     qtbot.addWidget(page)
     page.resize(1280, 820)

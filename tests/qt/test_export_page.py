@@ -10,14 +10,12 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.export_page import ExportPage
 from tlstudio.qt.workers import EngineTask
 
 
 @pytest.fixture
-def page(qtbot, trained_result):
-    state = AppState()
+def page(qtbot, state, trained_result):
     page = ExportPage(state)
     qtbot.addWidget(page)
     page.resize(1200, 760)
@@ -43,7 +41,11 @@ def drop(widget, paths) -> tuple[bool, bool]:
 
 
 def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result, tmp_path, artifacts_dir):
-    assert not page.drop_zone.isEnabled()  # nothing to try before the file exists
+    spec = trained_result.spec
+    image = spec.items[spec.indices("valid")[0]]
+    assert drop(page.drop_zone, [image]) == (True, True)  # taken, so the window won't open it as a dataset
+    assert page.predict_status.text().startswith("Export the model first")
+    assert page.predictions.topLevelItemCount() == 0 and not page.pick_button.isEnabled()
     target = tmp_path / "models" / "tiny.pkl"
     page.path_edit.setText(str(target))
     qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
@@ -68,8 +70,6 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     qtbot.waitUntil(lambda: page.report is not None and page.report is not first, timeout=60_000)
     assert page.report.verified and page.verified_label.text() == "✔ verified"
 
-    spec = trained_result.spec
-    image = spec.items[spec.indices("valid")[0]]
     corrupt = tmp_path / "broken.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     assert drop(page.drop_zone, [image, corrupt]) == (True, True)
@@ -116,13 +116,12 @@ def test_export_to_an_impossible_path_says_why(qtbot, page, tmp_path):
     page.export()
     qtbot.waitUntil(lambda: page.export_status.text().startswith("Export failed:"), timeout=30_000)
     assert "a-file" in page.export_status.text()
-    assert page.report is None and not page.drop_zone.isEnabled()
+    assert page.report is None and not page.pick_button.isEnabled()
 
 
-def test_export_waits_while_the_evaluate_page_uses_the_model(qtbot, trained_result, tmp_path):
+def test_export_waits_while_the_evaluate_page_uses_the_model(qtbot, state, trained_result, tmp_path):
     from tlstudio.qt.pages.evaluate_page import EvaluatePage
 
-    state = AppState()
     evaluate, export = EvaluatePage(state), ExportPage(state)
     qtbot.addWidget(evaluate)
     qtbot.addWidget(export)

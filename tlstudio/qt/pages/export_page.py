@@ -181,7 +181,8 @@ class ExportPage(Page):
         self.export_button.setEnabled(not running and self.state.training is not None)
 
     def _set_try_enabled(self, enabled: bool) -> None:
-        self.drop_zone.setEnabled(enabled)
+        # The drop zone stays enabled: a disabled one would let image drops
+        # through to the window, which opens whatever is dropped as a dataset.
         self.pick_button.setEnabled(enabled)
         if not enabled:
             self.predict_status.setText("Export the model first.")
@@ -301,7 +302,10 @@ class ExportPage(Page):
             self.predict([Path(f) for f in files])
 
     def predict(self, paths: list[Path]) -> None:
-        if self.model_path is None or not paths:
+        if self.model_path is None:
+            self.predict_status.setText("Export the model first, then drop the images again.")
+            return
+        if not paths:
             return
         model, model_path = self.model, self.model_path
 
