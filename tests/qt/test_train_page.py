@@ -112,7 +112,7 @@ def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_
 
 
 @pytest.mark.parametrize("stage", [1, 2])
-def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path, stage):
+def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path, artifacts_dir, stage):
     page, state = train_page, train_page.state
     page.use_gate(hold_stage=stage)
     page.start()
@@ -123,6 +123,11 @@ def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path,
     if stage == 1:
         qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     else:
+        # Held in stage 2's first batch: the live curves show both stages and the marker.
+        drawn = lambda: page.curves.point_counts()  # noqa: E731
+        qtbot.waitUntil(lambda: drawn()["train_loss"] == drawn()["lr"] == len(page.gates[0].batches()), timeout=5_000)
+        assert page.curves.stage_lines[0].isVisible()
+        page.grab().save(str(artifacts_dir / "train_page_mid_training_stage2.png"))
         page.activateWindow()
         qtbot.keyClick(page.curves, Qt.Key.Key_Escape)  # Esc cancels too
     wait_until_finished(qtbot, page)

@@ -30,7 +30,7 @@ from tlstudio.qt.widgets.epoch_table import EpochTable
 from tlstudio.qt.widgets.train_progress import TrainProgress
 from tlstudio.qt.widgets.training_curves import TrainingCurves
 
-REDRAW_MS = 100
+REDRAW_MS = 100  # at most 10 redraws a second
 
 
 def train_task(spec, config, reporter):
@@ -62,6 +62,7 @@ class TrainPage(Page):
         self.batches_seen = 0
         self.epochs_seen = 0
         self._started_at = 0.0
+        self._ticks = 0
 
         self.summary = ConfigSummary()
         self.summary.options_changed.connect(self._options_changed)
@@ -207,13 +208,20 @@ class TrainPage(Page):
             self.state.status_message.emit(ev.text)
 
     def flush(self) -> None:
-        self.curves.flush()
+        """While running, one plot per tick in turn: repainting a plot costs far
+        more than the progress line, and one plot at a time keeps each pause of
+        the event loop short. Once stopped, everything."""
+        parts = TrainingCurves.PARTS
+        if self._timer.isActive():
+            self._ticks += 1
+            parts = (parts[self._ticks % len(parts)],)
+        self.curves.flush(parts)
         self.progress.flush()
 
     # -- end of run ------------------------------------------------------------
     def _end(self, text: str, progress_text: str = "") -> None:
         self._timer.stop()
-        self.flush()
+        self.flush()  # the timer is stopped: everything is drawn
         self.progress.finish(progress_text or text)
         self.result_label.setText(text)
 
@@ -221,10 +229,12 @@ class TrainPage(Page):
         self.result = result
         elapsed = time.monotonic() - self._started_at
         self.table.mark_kept(result.kept_epoch)
+        usable = result.status != "failed" or result.kept_epoch is not None
+        if usable and self.state.dataset is result.spec:  # not if another dataset was opened meanwhile
+            self.state.set_training(result)
         if result.status == "failed":
             self._end(f"Training failed: {result.message}")
             return
-        self.state.set_training(result)
         self._end(
             result.message,
             f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f} s.",
