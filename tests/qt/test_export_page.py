@@ -43,9 +43,9 @@ def drop(widget, paths) -> tuple[bool, bool]:
 def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result, tmp_path, artifacts_dir):
     spec = trained_result.spec
     image = spec.items[spec.indices("valid")[0]]
-    assert drop(page.drop_zone, [image]) == (True, True)  # taken, so the window won't open it as a dataset
-    assert page.predict_status.text().startswith("Export the model first")
-    assert page.predictions.topLevelItemCount() == 0 and not page.pick_button.isEnabled()
+    assert drop(page.try_panel.drop_zone, [image]) == (True, True)  # taken, so the window won't open it as a dataset
+    assert page.try_panel.status.text().startswith("Export the model (or open a model file) first")
+    assert page.try_panel.predictions.topLevelItemCount() == 0 and not page.try_panel.pick_button.isEnabled()
     target = tmp_path / "models" / "tiny.pkl"
     page.path_edit.setText(str(target))
     qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
@@ -72,22 +72,22 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
 
     corrupt = tmp_path / "broken.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    assert drop(page.drop_zone, [image, corrupt]) == (True, True)
-    qtbot.waitUntil(lambda: page.predictions.topLevelItemCount() == 2 and not page.predict_slot.is_running(), timeout=60_000)
-    (name, prediction, top3), (bad_name, bad_prediction, error) = page.predictions.rows()
+    assert drop(page.try_panel.drop_zone, [image, corrupt]) == (True, True)
+    qtbot.waitUntil(lambda: page.try_panel.predictions.topLevelItemCount() == 2 and not page.try_panel.slot.is_running(), timeout=60_000)
+    (name, prediction, top3), (bad_name, bad_prediction, error) = page.try_panel.predictions.rows()
     assert name == image.name
     label = prediction.split()[0]
     assert label in spec.classes and prediction.endswith("%")
     assert top3.split()[0] == label and len(top3.split()) == 6  # three "label NN%" pairs
     assert bad_name == "broken.png" and bad_prediction == "Error" and "cannot read image" in error
-    assert "1 could not be read" in page.predict_status.text()
+    assert "1 could not be read" in page.try_panel.status.text()
 
     # A second drop reuses the loaded model and appends.
     copy = tmp_path / "copy.png"
     shutil.copyfile(image, copy)
-    assert drop(page.drop_zone, [copy]) == (True, True)
-    qtbot.waitUntil(lambda: page.predictions.topLevelItemCount() == 3 and not page.predict_slot.is_running(), timeout=60_000)
-    assert page.predictions.rows()[2][1] == prediction
+    assert drop(page.try_panel.drop_zone, [copy]) == (True, True)
+    qtbot.waitUntil(lambda: page.try_panel.predictions.topLevelItemCount() == 3 and not page.try_panel.slot.is_running(), timeout=60_000)
+    assert page.try_panel.predictions.rows()[2][1] == prediction
     page.grab().save(str(artifacts_dir / "export_page.png"))
 
 
@@ -116,7 +116,7 @@ def test_export_to_an_impossible_path_says_why(qtbot, page, tmp_path):
     page.export()
     qtbot.waitUntil(lambda: page.export_status.text().startswith("Export failed:"), timeout=30_000)
     assert "a-file" in page.export_status.text()
-    assert page.report is None and not page.pick_button.isEnabled()
+    assert page.report is None and not page.try_panel.pick_button.isEnabled()
 
 
 def test_export_waits_while_the_evaluate_page_uses_the_model(qtbot, state, trained_result, tmp_path):
@@ -147,3 +147,33 @@ def test_waiting_for_a_busy_model_can_be_cancelled():
                 pass
     with using_learner(learn, ListReporter()):  # released again
         pass
+
+
+def test_a_model_file_without_sidecar_loads_only_when_trusted(qtbot, trained_result, tmp_path, monkeypatch):
+    from tlstudio.core.export import export_model
+    from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
+
+    spec = trained_result.spec
+    exported = export_model(trained_result.learn, tmp_path / "m.pkl", spec=spec, config=trained_result.config, verify=False)
+    foreign = tmp_path / "elsewhere" / "m.pkl"
+    foreign.parent.mkdir()
+    shutil.copyfile(exported.path, foreign)  # no sidecar: a pickle of unknown origin
+    panel = ModelTryPanel()
+    qtbot.addWidget(panel)
+    questions = []
+    monkeypatch.setattr(panel, "confirm_trust", lambda message: questions.append(message) or False)
+    panel.open_model_file(foreign)
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Not loaded"), timeout=30_000)
+    assert len(questions) == 1 and "sidecar" in questions[0]
+    assert panel.model is None and panel.model_path is None
+
+    monkeypatch.setattr(panel, "confirm_trust", lambda message: True)
+    panel.open_model_file(foreign)
+    qtbot.waitUntil(lambda: panel.model is not None, timeout=30_000)
+    assert panel.model_path == foreign and panel.model.classes == spec.classes
+    assert "m.pkl" in panel.model_label.text()
+    image = spec.items[spec.indices("valid")[0]]
+    panel.predict([image])
+    qtbot.waitUntil(lambda: panel.predictions.topLevelItemCount() == 1, timeout=30_000)
+    assert panel.predictions.rows()[0][1].split()[0] in spec.classes
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)

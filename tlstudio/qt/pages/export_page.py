@@ -1,5 +1,5 @@
-"""Export page: write the trained model to a file, verified by reloading it,
-then try the exported file on new images dropped on the page."""
+"""Export page: write the trained model to a file, verified by reloading it
+and comparing predictions, show its sidecar, then try the file on new images."""
 from __future__ import annotations
 
 import json
@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (
 
 from tlstudio.qt.learner_lock import using_learner
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
-from tlstudio.qt.widgets.image_drop_zone import IMAGE_SUFFIXES, ImageDropZone
-from tlstudio.qt.widgets.prediction_list import PredictionList
 from tlstudio.qt.settings import settings
+from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 from tlstudio.qt.workers import TaskSlot
 
 MODEL_SUFFIX = ".pkl"
@@ -74,10 +73,7 @@ class ExportPage(Page):
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
         self.report = None
-        self.model = None  # the exported file, loaded back, for "Try it"
-        self.model_path: Path | None = None
         self.export_slot = TaskSlot(self)
-        self.predict_slot = TaskSlot(self)
         self._build()
         state.training_changed.connect(self._on_training_changed)
         self._on_training_changed(state.training)
@@ -87,7 +83,7 @@ class ExportPage(Page):
 
     def shutdown(self) -> None:
         self.export_slot.cancel()
-        self.predict_slot.cancel()
+        self.try_panel.shutdown()
 
     # -- layout -------------------------------------------------------------------
     def _build(self) -> None:
@@ -144,58 +140,26 @@ class ExportPage(Page):
         left.addWidget(verify_box)
         left.addWidget(sidecar_box, 1)
 
-        self.drop_zone = ImageDropZone("Drop images or a folder here to predict them with the exported model")
-        self.drop_zone.files_dropped.connect(self.predict)
-        self.pick_button = QPushButton("Choose images…")
-        self.pick_button.clicked.connect(self._choose_images)
-        clear = QPushButton("Clear")
-        self.predictions = PredictionList()
-        clear.clicked.connect(self.predictions.clear)
-        self.predict_status = QLabel("")
-        self.predict_progress = QProgressBar()
-        self.predict_progress.setRange(0, 0)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.pick_button)
-        buttons.addWidget(clear)
-        buttons.addWidget(self.predict_progress, 1)
-        buttons.addWidget(self.predict_status, 1)
-        try_box = QGroupBox("Try it")
-        try_layout = QVBoxLayout(try_box)
-        try_layout.addWidget(self.drop_zone)
-        try_layout.addLayout(buttons)
-        try_layout.addWidget(self.predictions, 1)
+        self.try_panel = ModelTryPanel()
 
         layout = QHBoxLayout(self)
         left_widget = QWidget()
         left_widget.setLayout(left)
         left.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(left_widget, 5)
-        layout.addWidget(try_box, 6)
+        layout.addWidget(self.try_panel, 6)
         self._set_exporting(False)
-        self.predict_progress.setVisible(False)
-        self._set_try_enabled(False)
 
     def _set_exporting(self, running: bool) -> None:
         self.export_progress.setVisible(running)
         self.export_cancel.setVisible(running)
         self.export_button.setEnabled(not running and self.state.training is not None)
 
-    def _set_try_enabled(self, enabled: bool) -> None:
-        # The drop zone stays enabled: a disabled one would let image drops
-        # through to the window, which opens whatever is dropped as a dataset.
-        self.pick_button.setEnabled(enabled)
-        if not enabled:
-            self.predict_status.setText("Export the model first.")
-
     # -- export -------------------------------------------------------------------
     def _on_training_changed(self, result) -> None:
         self.export_slot.cancel()
-        self.predict_slot.cancel()
         self.report = None
-        self.model = None
-        self.model_path = None
         self._show_report(None)
-        self._set_try_enabled(False)
         self._set_exporting(False)
         if result is not None and not self.path_edit.text():
             path = default_model_path(result)
@@ -252,12 +216,9 @@ class ExportPage(Page):
     def _on_exported(self, report) -> None:
         self._set_exporting(False)
         self.report = report
-        self.model = None
-        self.model_path = Path(report.path)
         self.state.status_message.emit(f"Model {report.message}: {report.path}")
         self._show_report(report)
-        self._set_try_enabled(True)
-        self.predict_status.setText("")
+        self.try_panel.use_model_file(Path(report.path))
 
     def _on_export_failed(self, message: str) -> None:
         self._set_exporting(False)
@@ -293,45 +254,6 @@ class ExportPage(Page):
             self.sidecar_label.setText(f"{sidecar}: could not be read ({exc})")
             return
         self.sidecar_tree.addTopLevelItems(sidecar_items(data))
-
-    # -- try it -------------------------------------------------------------------
-    def _choose_images(self) -> None:
-        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
-        files, _ = QFileDialog.getOpenFileNames(self, "Images to predict", "", f"Images ({patterns})")
-        if files:
-            self.predict([Path(f) for f in files])
-
-    def predict(self, paths: list[Path]) -> None:
-        if self.model_path is None:
-            self.predict_status.setText("Export the model first, then drop the images again.")
-            return
-        if not paths:
-            return
-        model, model_path = self.model, self.model_path
-
-        def work(reporter):
-            from tlstudio.core.export import load_model, predict
-
-            loaded = model if model is not None else load_model(model_path)
-            return loaded, predict(loaded, [Path(p) for p in paths], top_k=3)
-
-        self.predict_status.setText(f"Predicting {len(paths)} image{'s' if len(paths) != 1 else ''}…")
-        self.predict_progress.setVisible(True)
-        self.predict_slot.start(work, name="predict", on_success=self._on_predicted, on_failure=self._on_predict_failed)
-
-    def _on_predicted(self, result) -> None:
-        self.model, predictions = result
-        self.predict_progress.setVisible(False)
-        self.predictions.add_predictions(predictions)
-        rows = self.predictions.rows()
-        errors = sum(1 for _, prediction, _ in rows if prediction == "Error")
-        self.predict_status.setText(
-            f"{len(rows) - errors} predicted" + (f", {errors} could not be read" if errors else "")
-        )
-
-    def _on_predict_failed(self, message: str) -> None:
-        self.predict_progress.setVisible(False)
-        self.predict_status.setText(f"Prediction failed: {message}")
 
 
 def _last_metrics(result) -> dict | None:
