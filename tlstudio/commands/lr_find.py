@@ -54,7 +54,9 @@ def run(args) -> int:
 def describe_stage(result) -> str:
     if result.stage == 1:
         return "stage 1: head only, body frozen"
-    return "stage 2: all layer groups unfrozen" if result.depth is None else f"stage 2: last {result.depth} layer groups unfrozen"
+    if result.depth is None:
+        return "stage 2: all layer groups unfrozen"
+    return f"stage 2: last {result.depth} layer group{'s' if result.depth != 1 else ''} unfrozen"
 
 
 def format_result(result) -> str:

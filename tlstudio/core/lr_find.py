@@ -76,12 +76,18 @@ def _recording(func, found: list[LrSuggestion], skipped: list[tuple[str, str]]):
             if not all(math.isfinite(v) for v in (lr, x, y)):
                 raise ValueError("the curve gave no finite value")
         except Exception as exc:  # fastai's suggestion functions index blindly
-            skipped.append((func.__name__, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
+            skipped.append((func.__name__, _reason(exc, len(losses))))
             return math.nan, (math.nan, math.nan)
         found.append(LrSuggestion(name=func.__name__, lr=lr, point_lr=x, point_loss=y))
         return lr, (x, y)
 
     return wrapper
+
+
+def _reason(exc: Exception, n_points: int) -> str:
+    if isinstance(exc, IndexError):
+        return f"the curve is too short, {n_points} usable points"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def run_lr_find(
