@@ -171,8 +171,8 @@ class EvaluatePage(Page):
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)
         body.addWidget(right)
-        body.setStretchFactor(0, 5)
-        body.setStretchFactor(1, 6)
+        body.setStretchFactor(0, 1)
+        body.setStretchFactor(1, 1)
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
