@@ -146,15 +146,23 @@ def run_lr_find(
 
 
 def find_lr(
-    spec, config, *, unfreeze_depth: int | None = None, stage: int = 1, reporter=None, learn=None, num_it: int = 100
+    spec,
+    config,
+    *,
+    unfreeze_depth: int | None = None,
+    stage: int = 1,
+    reporter=None,
+    learn=None,
+    num_it: int = 100,
+    **sweep,
 ) -> LrFindResult:
     """The LR finder for one stage of `config`'s recipe.
 
     Builds the learner with `training.prepare_learner` unless one is given.
     Stage 1 probes the head with the body frozen; stage 2 probes after
     `freeze_to(-unfreeze_depth)` (None: `unfreeze()`), the state stage 2 of
-    training will be in. The freeze state is left as set here. `sweep` passes
-    start_lr / end_lr / num_it on to `run_lr_find`."""
+    training will be in. The freeze state is left as set here. `num_it` and
+    `sweep` (start_lr, end_lr) go on to `run_lr_find`."""
     if stage not in (1, 2):
         raise ValueError(f"stage must be 1 or 2, not {stage!r}")
     if learn is None:
@@ -170,4 +178,4 @@ def find_lr(
     else:
         learn.freeze_to(-unfreeze_depth)
         depth = unfreeze_depth
-    return run_lr_find(learn, reporter, stage=stage, depth=depth, num_it=num_it)
+    return run_lr_find(learn, reporter, stage=stage, depth=depth, num_it=num_it, **sweep)
