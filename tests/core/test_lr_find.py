@@ -41,7 +41,7 @@ def trainable_groups(learn) -> list[bool]:
 def test_curve_and_four_suggestions_on_it(learn, tiny_spec):
     from fastai.torch_core import set_seed
 
-    set_seed(0)  # the same batches whatever ran before in the session
+    set_seed(0)  # the same batches whatever tests ran before
     learn.freeze()
     before = snapshot(learn)
     path_before = learn.path

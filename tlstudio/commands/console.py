@@ -83,7 +83,7 @@ class ConsoleReporter:
         if handler is not None:
             handler(event)
 
-    # output helpers
+    # output
     def line(self, text: str = "") -> None:
         self._clear_bar()
         print(text, file=self.out, flush=True)

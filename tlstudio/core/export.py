@@ -1,7 +1,7 @@
 """Export a trained learner, prove the file predicts like the model in memory, load it back, predict.
 
 The model file is fastai's `learn.export` pickle; next to it a JSON sidecar
-(`<name>.json`) records what a user or a later session needs to trust and use
+(`<name>.json`) records what a user needs later to trust and use
 it: classes, architecture, input pipeline, metrics, a dataset fingerprint,
 library versions and the sha256 of the model file. Both are written to a temp
 file in the target folder and moved into place with `os.replace`, so a crash
