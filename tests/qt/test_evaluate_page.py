@@ -211,6 +211,20 @@ def test_cancel_stops_the_evaluation_and_clears_the_page(qtbot, page, monkeypatc
     assert page.run_button.isEnabled() and not page.cancel_button.isVisible()
 
 
+def test_a_failed_evaluation_says_why_and_a_cleared_model_clears_the_page(qtbot, page, trained_result):
+    spec = trained_result.spec
+    broken = dataclasses.replace(spec, items=[], labels=[], splits=[])  # nothing to evaluate on
+    page.state.set_training(dataclasses.replace(trained_result, spec=broken))
+    page.split_combo.addItem("Test", "test")  # as if the dataset had a test split, which it has not
+    page.split_combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: page.error_label.isVisible(), timeout=30_000)
+    assert page.summary.text() == "Evaluation failed" and "test" in page.error_label.text()
+    assert page.run_button.isEnabled() and not page.cancel_button.isVisible()
+    page.state.set_training(None)
+    assert page.interpretation is None and page.matrix.classes == [] and not page.error_label.isVisible()
+    assert page.run_button.isEnabled() and not page.progress.isVisible()
+
+
 def test_screenshot(qtbot, page, artifacts_dir):
     page.matrix.selected = None
     page.show_cell(0, 0)

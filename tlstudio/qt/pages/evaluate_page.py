@@ -174,8 +174,14 @@ class EvaluatePage(Page):
         body.setStretchFactor(0, 1)
         body.setStretchFactor(1, 1)
 
+        self.error_label = QLabel(wordWrap=True)
+        self.error_label.setStyleSheet("color: #c0392b;")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setVisible(False)
+
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.error_label)
         layout.addWidget(body, 1)
         self._set_running(False)
         self.save_button.setEnabled(False)
@@ -202,6 +208,7 @@ class EvaluatePage(Page):
         self._refresh_splits()
         if result is None:
             self.slot.cancel()
+            self._set_running(False)
             self._clear()
         else:
             self.evaluate()
@@ -254,8 +261,9 @@ class EvaluatePage(Page):
     def _on_failure(self, message: str) -> None:
         self._set_running(False)
         self.summary.setText("Evaluation failed")
+        self.error_label.setText(message)
+        self.error_label.setVisible(True)
         self.state.status_message.emit(f"Evaluation failed: {message}")
-        self.cell_title.setText(message)
 
     def _on_cancelled(self) -> None:
         self._set_running(False)
@@ -272,6 +280,7 @@ class EvaluatePage(Page):
         self.cell_gallery.set_entries([])
         self.cell_title.setText("Click a confusion-matrix cell or a confused pair.")
         self.summary.setText("")
+        self.error_label.setVisible(False)
         self.save_button.setEnabled(False)
 
     def show_interpretation(self, interp) -> None:
