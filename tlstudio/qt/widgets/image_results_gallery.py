@@ -56,21 +56,26 @@ class ImageResultsGallery(QListWidget):
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setWordWrap(True)
+        self.setWordWrap(False)  # captions break at their own newlines; a long line is elided, not wrapped
         self.setSpacing(4)
         self.setIconSize(QSize(thumb_size, thumb_size))
-        # Room for three caption lines as wide as "t-shirt → ankle-boot" without wrapping.
-        line = self.fontMetrics().height()
-        self.setGridSize(QSize(max(thumb_size + 48, self.fontMetrics().horizontalAdvance("t-shirt → ankle-boot") + 16), thumb_size + 3 * line + 14))
+        self._fit_grid([])
         self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self._timer = QTimer(self, interval=0)
         self._timer.timeout.connect(self._load_some)
         self.itemDoubleClicked.connect(self._open_item)
 
+    def _fit_grid(self, entries: list[GalleryEntry]) -> None:
+        """Cells wide enough for the longest caption line (within reason) and three lines tall."""
+        fm = self.fontMetrics()
+        widest = max((fm.horizontalAdvance(line) for e in entries for line in e.caption.splitlines()), default=0)
+        width = min(max(self.thumb_size + 48, widest + 32), 2 * self.thumb_size + 64)
+        self.setGridSize(QSize(width, self.thumb_size + 3 * fm.height() + 14))
+
     def set_entries(self, entries: list[GalleryEntry]) -> None:
         self.clear()
         self.entries = list(entries)
+        self._fit_grid(self.entries)
         blank = placeholder(self.thumb_size)
         for entry in self.entries:
             item = QListWidgetItem(blank, entry.caption)
