@@ -10,7 +10,7 @@ from tlstudio.core.events import BatchEnd, EpochEnd, StageStart
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.train_page import TrainPage, train_task
 
-RUN_TIMEOUT_MS = 60_000
+RUN_TIMEOUT_MS = 180_000  # generous: a loaded 2-core machine can be 10x slower
 
 
 class RecordingGate:

@@ -44,6 +44,7 @@ class LrPlot(QWidget):
         self.plot.setLogMode(x=True, y=False)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "learning rate")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # log ticks read 10^-n; a "x1e-09" scale only confuses
         self.plot.setLabel("left", "loss (smoothed)")
         self.plot.setMenuEnabled(False)
         # Beside the plot, not on it: a noisy curve can put markers anywhere.
@@ -87,11 +88,12 @@ class LrPlot(QWidget):
         self._suggestions = {}
         self.line.hide()
 
-    def show_progress(self, lrs: list[float], losses: list[float]) -> None:
-        """The curve as it grows while the finder runs (raw losses, clipped for readability)."""
+    def show_progress(self, lrs: list[float], losses: list[float], lr_range: tuple[float, float] = (1e-7, 10)) -> None:
+        """The curve as it grows while the finder runs, across the whole range it will sweep."""
         if lrs:
             self.curve.setData(np.asarray(lrs), np.asarray(losses))
             self._fit_y(np.asarray(losses))
+            self.plot.setXRange(math.log10(lr_range[0]), math.log10(lr_range[1]), padding=0.02)
 
     def show_result(self, result) -> None:
         """Draw an `LrFindResult`: the curve and one labelled marker per suggestion."""
