@@ -182,3 +182,27 @@ def test_run_options_edited_here_reach_the_config(qtbot, train_page):
     assert state.train_config.early_stopping_patience is None
     state.update_train_config(base_lr=1e-3, lr_mult=10.0, unfreeze_depth=2)
     assert page.summary.labels["stage2"].text() == "unfreeze last 2 layer groups, 1 epoch, slice(1.00e-04, 1.00e-03)"
+
+
+def test_progress_line_counts_both_stages_and_estimates_the_time_left(qtbot):
+    from tlstudio.qt.widgets.train_progress import TrainProgress
+
+    now = [100.0]
+    progress = TrainProgress(clock=lambda: now[0])
+    qtbot.addWidget(progress)
+    progress.reset({1: 2, 2: 3})
+    progress.start_stage(StageStart(1, "Head only (body frozen)", 2, 10, 1, 5, (1e-3,)))
+    now[0] += 5.0  # 5 batches in 5 s: 1 s a batch
+    progress.add_batch(BatchEnd(1, 0, 4, 10, 5, 0.9, 1e-3, 32.0))
+    progress.flush()
+    assert (progress.bar.value(), progress.bar.maximum()) == (5, 50)  # (2 + 3 epochs) x 10 batches
+    assert progress.eta_seconds() == pytest.approx(45.0)
+    text = progress.label.text()
+    for part in ("Stage 1: Head only (body frozen)", "epoch 1/2", "batch 5/10", "32 images/s", "ETA 0:45"):
+        assert part in text
+    progress.add_batch(BatchEnd(1, 1, 9, 10, 20, 0.7, 1e-5, 32.0))  # stage 1's last batch
+    progress.start_stage(StageStart(2, "All 5 layer groups unfrozen", 3, 8, 5, 5, (1e-5, 1e-3)))
+    progress.add_batch(BatchEnd(2, 0, 0, 8, 21, 0.5, 1e-4, 16.0))
+    progress.flush()
+    assert (progress.bar.value(), progress.bar.maximum()) == (21, 44)  # stage 2 has 8 batches an epoch
+    assert "epoch 1/3" in progress.label.text() and "batch 1/8" in progress.label.text()
