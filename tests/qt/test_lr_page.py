@@ -143,6 +143,10 @@ def test_stage2_probes_a_copy_of_the_trained_model_and_sets_the_top_rate(qtbot, 
     after = trained_result.learn.model.state_dict()
     assert all(torch_equal(before[k], after[k]) for k in before)
     assert (trained_result.learn.opt.frozen_idx if trained_result.learn.opt else None) == frozen_before
+    state.update_train_config(unfreeze_depth=3)  # the curve no longer matches the depth
+    assert "run it again for the new depth" in page.stage2_note.text()
+    state.update_train_config(unfreeze_depth=2)
+    assert "run it again" not in page.stage2_note.text()
     # Switching back shows stage 1's (absent) curve and stage 2's again.
     page.set_stage(1)
     assert page.plot.markers == {}

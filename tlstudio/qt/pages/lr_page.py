@@ -175,11 +175,16 @@ class LrPage(Page):
         c = self.state.train_config
         depth = "all layer groups" if c.unfreeze_depth is None else f"last {c.unfreeze_depth} layer groups"
         self.stage2_radio.setText(f"Stage 2: unfrozen ({depth}), sets the top rate")
-        self.stage2_note.setText(
+        note = (
             "Starts from a copy of the trained model."
             if trained_model_fits(self.state.training, self.state.dataset, c)
             else "Starts from a fresh model; train first to probe the trained one. The depth is set on the Model page."
         )
+        shown = self.results.get(2)
+        if shown is not None and shown.depth != c.unfreeze_depth:
+            ran = "all groups" if shown.depth is None else f"the last {shown.depth} groups"
+            note += f" The curve shown ran with {ran} unfrozen: run it again for the new depth."
+        self.stage2_note.setText(note)
 
     def _show_stage(self) -> None:
         result = self.results.get(self.stage())
@@ -260,6 +265,7 @@ class LrPage(Page):
 
     def _finished(self, result) -> None:
         self.results[result.stage] = result
+        self._update_stage2_text()
         if result.stage != self.stage():
             self.set_stage(result.stage)
         self.plot.show_result(result)
