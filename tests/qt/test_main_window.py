@@ -220,3 +220,20 @@ def test_building_the_window_imports_neither_torch_nor_fastai(demo_dir, tmp_path
 def test_cli_subcommands_still_work():
     out = subprocess.run([sys.executable, "-m", "tlstudio", "--version"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("tlstudio ")
+
+
+def test_closing_during_training_asks_and_no_keeps_the_window(main_window, qtbot, monkeypatch):
+    train = main_window.pages["train"]
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    monkeypatch.setattr(train, "is_training", lambda: True)
+    asked = []
+    train.confirm = lambda title, text: asked.append(title) or False
+    assert main_window.close() is False
+    assert asked == ["Training is running"] and main_window.isVisible()
+
+    cancelled = []
+    monkeypatch.setattr(train, "cancel", lambda: cancelled.append(True))
+    train.confirm = lambda title, text: True
+    assert main_window.close() is True
+    assert cancelled == [True] and not main_window.isVisible()

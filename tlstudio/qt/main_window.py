@@ -165,6 +165,9 @@ class MainWindow(QMainWindow):
         self.open_dataset(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        if not all(page.confirm_close() for page in self.pages.values()):
+            event.ignore()
+            return
         settings.save_window(self.saveGeometry(), self.saveState())
         for page in self.pages.values():
             page.shutdown()

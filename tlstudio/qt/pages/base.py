@@ -34,6 +34,11 @@ class Page(QWidget):
         """What this page needs that the app does not have yet, or None."""
         return None
 
+    def confirm_close(self) -> bool:
+        """Asked before the window closes; False keeps it open (e.g. the user
+        chose not to stop a training run)."""
+        return True
+
     def shutdown(self) -> None:
         """Called when the window closes: cancel this page's own work."""
 
