@@ -87,3 +87,21 @@ def test_cancel_while_listing(tmp_path):
     reporter.cancel()
     with pytest.raises(Cancelled):
         scan(root, reporter=reporter)
+
+
+def test_thread_pool_path_gives_the_same_spec_and_can_be_cancelled(tmp_path, monkeypatch):
+    """Files that read slowly (not in the page cache) are checked in a thread pool."""
+    from tlstudio.core import dataset
+
+    root = make_class_folders(tmp_path / "d", {"a": 300, "b": 300}, size=8)
+    good_png(root / "a" / "zz.png")
+    (root / "b" / "zz.png").write_bytes(b"")
+    serial = scan(root)
+    monkeypatch.setattr(dataset, "_SLOW_FILE_S", -1.0)  # every chunk counts as slow
+    pooled = scan(root)
+    assert (pooled.items, pooled.splits, pooled.sizes, pooled.skipped) == (
+        serial.items, serial.splits, serial.sizes, serial.skipped)
+    reporter = ListReporter(cancel_when=lambda e: isinstance(e, Progress) and e.total and e.done > 256)
+    with pytest.raises(Cancelled):
+        scan(root, reporter=reporter)
+    assert [p.done for p in reporter.of_type(Progress) if p.total][-1] < 601

@@ -8,8 +8,8 @@ it and says what is wrong in plain words.
 """
 from __future__ import annotations
 
-import os
 import random
+import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -87,7 +87,9 @@ class DatasetSpec:
         return "test" in self.splits
 
 
-_CHUNK = 256  # files per thread-pool task: large enough to amortise the hand-off
+_CHUNK = 256  # files per progress event and per thread-pool task
+_SLOW_FILE_S = 100e-6  # slower than this per file, the files are not in the page cache (warm: ~10 µs)
+_WORKERS = 4  # parallel reads when the files come from disk
 
 
 def scan(
@@ -154,19 +156,34 @@ def scan(
 
 
 def _check_all(files: list[str], max_pixels: int, reporter) -> list:
-    """Header checks in a thread pool: reads release the GIL, so a cold disk
-    cache (or a network drive) keeps several requests in flight."""
+    """Header checks, in order. From the page cache a file takes microseconds
+    and threads only fight over the GIL, so checking starts on this thread;
+    once a chunk shows the files really come from disk (or a network drive),
+    the rest goes to a thread pool, which keeps several reads in flight
+    (measured on 70,000 files: 14 s cold on one thread, 3 s with four)."""
     total = len(files)
-    chunks = [files[i : i + _CHUNK] for i in range(0, total, _CHUNK)]
     results: list = []
-    workers = min(8, (os.cpu_count() or 2) * 2)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tlstudio-scan") as pool:
+
+    def done(chunk_results: list) -> None:
+        results.extend(chunk_results)
+        if reporter.cancel_requested():
+            raise Cancelled()
+        reporter.emit(Progress("scan", len(results), total, "Checking images"))
+
+    while len(results) < total:
+        start = time.perf_counter()
+        chunk = files[len(results) : len(results) + _CHUNK]
+        done([check_image(f, max_pixels) for f in chunk])
+        if (time.perf_counter() - start) / len(chunk) > _SLOW_FILE_S:
+            break
+    rest = files[len(results) :]
+    if not rest:
+        return results
+    chunks = [rest[i : i + _CHUNK] for i in range(0, len(rest), _CHUNK)]
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="tlstudio-scan") as pool:
         try:
-            for done in pool.map(lambda chunk: [check_image(f, max_pixels) for f in chunk], chunks):
-                results += done
-                if reporter.cancel_requested():
-                    raise Cancelled()
-                reporter.emit(Progress("scan", len(results), total, "Checking images"))
+            for chunk_results in pool.map(lambda chunk: [check_image(f, max_pixels) for f in chunk], chunks):
+                done(chunk_results)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
