@@ -158,6 +158,17 @@ class TaskSlot(QObject):
         if self.task is not None:
             self.task.cancel()
 
+    def stop_and_wait(self, timeout_ms: int = 60_000) -> bool:
+        """Ask the running task to stop and wait for it (window closing).
+
+        Its final signal still arrives, so a page can keep a cancelled run's
+        usable result. True when nothing is left running."""
+        task = self.task
+        if task is None:
+            return True
+        task.cancel()
+        return task.wait(timeout_ms)
+
     def _finished(self, task: EngineTask) -> None:
         if task is self.task:
             self.task = None

@@ -159,10 +159,7 @@ class LrPage(Page):
         return NEEDS_DATASET if self.state.dataset is None else None
 
     def shutdown(self) -> None:
-        task = self._slot.task
-        if task is not None:
-            task.cancel()
-            task.wait(60_000)
+        self._slot.stop_and_wait()
 
     # -- stage -----------------------------------------------------------------
     def stage(self) -> int:

@@ -128,10 +128,7 @@ class TrainPage(Page):
 
     def shutdown(self) -> None:
         """Stop a running run and wait for it (the learner stays consistent)."""
-        task = self._slot.task
-        if task is not None:
-            task.cancel()
-            task.wait(60_000)
+        self._slot.stop_and_wait()
 
     def confirm_close(self) -> bool:
         """The window asks this before closing: True when it may close now."""
