@@ -84,9 +84,10 @@ def test_fast_head_reports_feature_caching_progress(trained_run):
 
 
 def test_seeded_runs_are_reproducible_on_cpu(trained_run, tiny_spec, tiny_config):
-    again = ListReporter()
-    result = training.run(tiny_spec, tiny_config, again)
-    assert result.status == "completed"
+    # The second run stops after two unfrozen batches: enough to cover both
+    # stages, augmentation and the unfrozen body, for less time.
+    again = ListReporter(cancel_when=lambda e: isinstance(e, BatchEnd) and e.stage == 2 and e.batch == 1)
+    training.run(tiny_spec, tiny_config, again)
 
     def numbers(events):
         return [
@@ -95,7 +96,9 @@ def test_seeded_runs_are_reproducible_on_cpu(trained_run, tiny_spec, tiny_config
             if isinstance(e, (BatchEnd, EpochEnd))
         ]
 
-    assert numbers(again.events) == numbers(trained_run.events)
+    ours = numbers(again.events)
+    assert [n[0] for n in ours].count(2) == 2
+    assert ours == numbers(trained_run.events)[: len(ours)]
 
 
 def test_result_can_be_evaluated_and_exported(trained_result, tiny_spec, tmp_path):

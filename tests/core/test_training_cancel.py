@@ -68,21 +68,25 @@ def test_cancel_in_stage2_keeps_the_last_completed_epoch(tiny_spec, tiny_config,
     def watch(e):
         if isinstance(e, EpochEnd):
             at_epoch[e.global_epoch] = _weights(learn.model)
-        return isinstance(e, BatchEnd) and e.stage == 2 and e.epoch == 1 and e.batch == 1
+        if isinstance(e, BatchEnd) and e.stage == 2 and e.batch == 1:
+            at_epoch["at cancel"] = _weights(learn.model)
+            return True
+        return False
 
     reporter = ListReporter(cancel_when=watch)
     result = training.run(tiny_spec, config, reporter, learn=learn)
 
-    trigger = next(e for e in reporter.events if isinstance(e, BatchEnd) and (e.stage, e.epoch, e.batch) == (2, 1, 1))
+    trigger = next(e for e in reporter.events if isinstance(e, BatchEnd) and (e.stage, e.batch) == (2, 1))
     assert _batches_after(reporter.events, trigger) <= 1
     assert result.status == "cancelled"
-    assert [e.global_epoch for e in result.history] == [0, 1]
-    assert result.kept_epoch == 1
-    assert result.message == "Cancelled in stage 2 epoch 2; kept epoch 2 (stage 2 epoch 1, valid loss %.4g)" % (
-        result.history[1].valid_loss
+    assert [e.global_epoch for e in result.history] == [0]
+    assert result.kept_epoch == 0
+    assert result.message == "Cancelled in stage 2 epoch 1; kept epoch 1 (stage 1 epoch 1, valid loss %.4g)" % (
+        result.history[0].valid_loss
     )
-    assert _same(_weights(learn.model), at_epoch[1])
-    assert not _same(at_epoch[0], at_epoch[1])
+    # The two unfrozen batches moved the weights; the kept ones are those of stage 1's end.
+    assert not _same(at_epoch["at cancel"], at_epoch[0])
+    assert _same(_weights(learn.model), at_epoch[0])
     _assert_usable(learn, tiny_spec, tmp_path / "cancelled.pkl")
 
 
@@ -135,3 +139,23 @@ def test_unfreeze_depth_leaves_the_right_groups_frozen(tiny_spec, tiny_config, d
                     assert not c, f"a frozen parameter of group {i} changed"
             assert not seen["groups"][i].trainable
     assert any(seen["changed"][n - 1]), "the head took an optimizer step"
+
+
+def test_a_failure_mid_run_returns_the_last_good_weights(tiny_spec, tiny_config):
+    learn = training.prepare_learner(tiny_spec, tiny_config)
+    at_epoch = {}
+
+    class Broken(ListReporter):
+        def emit(self, event):
+            super().emit(event)
+            if isinstance(event, EpochEnd):
+                at_epoch[event.global_epoch] = _weights(learn.model)
+            if isinstance(event, BatchEnd) and event.stage == 2:
+                raise RuntimeError("disk full")
+
+    reporter = Broken()
+    result = training.run(tiny_spec, tiny_config, reporter, learn=learn)
+    assert result.status == "failed" and result.kept_epoch == 0
+    assert reporter.of_type(FitEnd)[-1].error == "RuntimeError: disk full"
+    assert result.message.startswith("Failed in stage 2 epoch 1: RuntimeError: disk full; kept epoch 1")
+    assert _same(_weights(learn.model), at_epoch[0])

@@ -198,12 +198,19 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
         run_log.cancelled = True
     except Exception as exc:  # a failed run still hands back the last good weights
         log.exception("training failed")
-        error = f"{type(exc).__name__}: {exc}"
+        error = _one_line(exc)
     status = "failed" if error else "cancelled" if run_log.cancelled else "completed"
     kept = run_log.restore(finished=status == "completed")
     message = _summary(status, run_log, kept, error)
     reporter.emit(FitEnd(status=status, error=error, kept_epoch=kept, detail=message))
     return TrainResult(learn, spec, config, list(run_log.history), status, kept, message)
+
+
+def _one_line(exc: Exception) -> str:
+    """fastai prefixes a callback's error with a line naming the callback; the
+    user needs the original message, which is its last line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
 
 
 def _where(run_log: RunLog, epoch: int) -> str:
