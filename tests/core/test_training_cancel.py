@@ -33,7 +33,7 @@ def _assert_usable(learn, spec, path):
     assert list(load_learner(path).dls.vocab) == spec.classes
 
 
-def test_cancel_in_stage1_stops_within_one_batch(tiny_spec, tiny_config, tmp_path):
+def test_cancel_in_stage1_stops_within_one_batch(tiny_spec, tiny_config, tmp_path, capsys):
     config = tiny_config.with_(fast_head=False)
     learn = training.prepare_learner(tiny_spec, config)
     start = _weights(learn.model)
@@ -48,6 +48,7 @@ def test_cancel_in_stage1_stops_within_one_batch(tiny_spec, tiny_config, tmp_pat
     assert result.message.startswith("Cancelled in stage 1 epoch 1")
     # No epoch completed: the half-trained head is dropped, the starting weights come back.
     assert _same(_weights(learn.model), start)
+    assert capsys.readouterr().out == ""
     _assert_usable(learn, tiny_spec, tmp_path / "cancelled.pkl")
 
 
@@ -141,7 +142,7 @@ def test_unfreeze_depth_leaves_the_right_groups_frozen(tiny_spec, tiny_config, d
     assert any(seen["changed"][n - 1]), "the head took an optimizer step"
 
 
-def test_a_failure_mid_run_returns_the_last_good_weights(tiny_spec, tiny_config):
+def test_a_failure_mid_run_returns_the_last_good_weights(tiny_spec, tiny_config, capsys):
     learn = training.prepare_learner(tiny_spec, tiny_config)
     at_epoch = {}
 
@@ -159,3 +160,5 @@ def test_a_failure_mid_run_returns_the_last_good_weights(tiny_spec, tiny_config)
     assert reporter.of_type(FitEnd)[-1].error == "RuntimeError: disk full"
     assert result.message.startswith("Failed in stage 2 epoch 1: RuntimeError: disk full; kept epoch 1")
     assert _same(_weights(learn.model), at_epoch[0])
+    # Driven by a reporter, fastai prints neither progress bars nor its epoch table.
+    assert capsys.readouterr().out == ""
