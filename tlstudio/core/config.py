@@ -48,7 +48,10 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     bs: int = 32
     # Stage 1: body frozen, head trained with fit_one_cycle(freeze_epochs, head_lr).
-    freeze_epochs: int = 1
+    # fastai's fine_tune uses 1. On cached features (fast_head) a head epoch
+    # costs about a second, and 3 of them reach the plain fine_tune(3) recipe's
+    # final accuracy in 15% of its time (docs/benchmarks.md, "Training").
+    freeze_epochs: int = 3
     head_lr: float | None = None  # None: base_lr, as fastai's fine_tune does
     # Stage 2: freeze_to(-unfreeze_depth) (None: unfreeze all) then
     # fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr)).
