@@ -116,3 +116,15 @@ def test_result_can_be_evaluated_and_exported(trained_result, tiny_spec, tmp_pat
 def test_final_metrics_are_those_of_the_kept_epoch(trained_result):
     last = trained_result.history[-1]
     assert trained_result.final_metrics == dict(last.metrics, valid_loss=last.valid_loss, train_loss=last.train_loss)
+
+
+def test_each_architecture_gets_the_normalisation_its_weights_expect(tiny_spec, tiny_config):
+    from fastai.vision.all import Normalize
+
+    def stats(arch):
+        learn = training.prepare_learner(tiny_spec, tiny_config.with_(arch=arch, pretrained=False))
+        norm = next(t for t in learn.dls.after_batch.fs if isinstance(t, Normalize))
+        return [round(float(v), 3) for v in norm.mean.flatten()], [round(float(v), 3) for v in norm.std.flatten()]
+
+    assert stats("mobilenet_v2") == ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    assert stats("tf_efficientnet_lite0") == ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])

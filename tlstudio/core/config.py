@@ -22,7 +22,9 @@ class AugmentConfig:
     p_affine: float = 0.75
     p_lighting: float = 0.75
     min_scale: float = 1.0  # < 1.0 turns on random resized crop in aug_transforms
-    normalize: str = "imagenet"  # "imagenet" | "none"
+    # "imagenet": the statistics the pretrained weights expect (ImageNet's for
+    # torchvision models; training uses each architecture's own) | "none"
+    normalize: str = "imagenet"
 
     def with_(self, **changes) -> "AugmentConfig":
         return replace(self, **changes)

@@ -72,7 +72,8 @@ def item_tfms(augment: AugmentConfig) -> list:
     return [Resize(augment.size, method=RESIZE_METHODS[augment.resize_method])]
 
 
-def batch_tfms(augment: AugmentConfig) -> list:
+def batch_tfms(augment: AugmentConfig, stats=None) -> list:
+    """`stats`: (mean, std) the pretrained weights expect; ImageNet's when None."""
     tfms = []
     if augment.enabled:
         rrc = augment.min_scale < 1.0
@@ -90,18 +91,18 @@ def batch_tfms(augment: AugmentConfig) -> list:
             min_scale=augment.min_scale,
         )
     if augment.normalize == "imagenet":
-        tfms.append(Normalize.from_stats(*imagenet_stats))
+        tfms.append(Normalize.from_stats(*(stats or imagenet_stats)))
     return tfms
 
 
-def make_datablock(spec: DatasetSpec, augment: AugmentConfig) -> DataBlock:
+def make_datablock(spec: DatasetSpec, augment: AugmentConfig, stats=None) -> DataBlock:
     return DataBlock(
         blocks=(ImageFileBlock, CategoryBlock(vocab=spec.classes)),
         get_x=ColReader("path"),
         get_y=ColReader("label"),
         splitter=ColSplitter("is_valid"),
         item_tfms=item_tfms(augment),
-        batch_tfms=batch_tfms(augment),
+        batch_tfms=batch_tfms(augment, stats),
     )
 
 
@@ -113,6 +114,7 @@ def make_dataloaders(
     seed: int | None = 42,
     num_workers: int = 0,
     device=None,
+    stats=None,
 ) -> DataLoaders:
     """Train/valid DataLoaders. The batch size shrinks to the training set when
     the set is smaller, because fastai drops the last partial training batch
@@ -125,7 +127,7 @@ def make_dataloaders(
         raise DatasetError(f"{spec.root}: needs images in both the training and validation splits")
     if seed is not None:
         set_seed(seed, reproducible=True)
-    return make_datablock(spec, augment).dataloaders(
+    return make_datablock(spec, augment, stats).dataloaders(
         df, bs=max(1, min(bs, n_train)), num_workers=num_workers, device=device
     )
 

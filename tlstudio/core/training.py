@@ -88,8 +88,19 @@ def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter |
     device = choose_device(config.device)
     if config.seed is not None:
         set_seed(config.seed, reproducible=True)
+    from tlstudio.core.models import get_arch
+
+    arch = get_arch(config.arch)
+    # The statistics the pretrained weights were trained with (not ImageNet's
+    # for every model: tf_efficientnet_lite0 expects 0.5 / 0.5).
     dls = make_dataloaders(
-        spec, config.augment, bs=config.bs, seed=config.seed, num_workers=config.num_workers, device=device
+        spec,
+        config.augment,
+        bs=config.bs,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        device=device,
+        stats=(list(arch.mean), list(arch.std)),
     )
     learn = _build_learner(dls, config, reporter)
     if uses_mixed_precision(device):
