@@ -1,6 +1,7 @@
 """Shared test setup: headless Qt, no network, isolated settings, no leaked threads."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import threading
@@ -48,7 +49,7 @@ def isolated_settings(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def no_leaked_threads():
-    """Fail any test that leaves a Python or Qt worker thread running."""
+    """Fail any test that leaves a Python or Qt worker thread, or a child process, running."""
     before = set(threading.enumerate())
     yield
     try:
@@ -69,6 +70,12 @@ def no_leaked_threads():
     leaked = [t for t in leaked if t.is_alive()]
     if leaked:
         pytest.fail(f"test left threads running: {[t.name for t in leaked]}")
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+        child.join(5)
+    if children:
+        pytest.fail(f"test left child processes running: {[c.name for c in children]}")
 
 
 @pytest.fixture(scope="session")
