@@ -5,6 +5,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    # Training runs in a spawned child process; a frozen (installer) build must
+    # let that child run its task instead of opening a second window.
+    multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
     from tlstudio.cli import is_cli_invocation
 

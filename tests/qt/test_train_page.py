@@ -1,9 +1,11 @@
 """Train page: real tiny training runs started, watched and cancelled through the page."""
 from __future__ import annotations
 
+import multiprocessing
 import time
 
 import pytest
+import train_targets
 from PySide6.QtCore import Qt
 
 from tlstudio.core.events import BatchEnd, EpochEnd, StageStart
@@ -13,24 +15,17 @@ from tlstudio.qt.pages.train_page import TrainPage, train_task
 RUN_TIMEOUT_MS = 180_000  # generous: a loaded 2-core machine can be 10x slower
 
 
-class RecordingGate:
-    """Wraps the page's reporter in the worker: records every event and, when
-    `hold_stage` is set, holds the run after that stage's first batch until the
-    page asks to cancel, so the cancel lands mid-stage however fast the run is."""
+class Recorder:
+    """Wraps the page's reporter in its worker thread and records every event
+    that arrives from the training process."""
 
-    def __init__(self, reporter, hold_stage=None):
-        self.reporter, self.hold_stage = reporter, hold_stage
+    def __init__(self, reporter):
+        self.reporter = reporter
         self.events: list = []
-        self.cancel_seen_at: int | None = None
 
     def emit(self, ev):
         self.events.append(ev)
         self.reporter.emit(ev)
-        if isinstance(ev, BatchEnd) and ev.stage == self.hold_stage and self.cancel_seen_at is None:
-            deadline = time.monotonic() + 30
-            while not self.reporter.cancel_requested() and time.monotonic() < deadline:
-                time.sleep(0.005)
-            self.cancel_seen_at = len(self.events)
 
     def cancel_requested(self):
         return self.reporter.cancel_requested()
@@ -50,11 +45,13 @@ def train_page(qtbot, tiny_spec, tiny_config):
     page.show()
     page.gates = []
 
-    def gated(hold_stage=None):
+    def gated(target=None):
+        """Record what arrives; `target` replaces `training.run` in the child."""
+
         def task(spec, config, reporter):
-            gate = RecordingGate(reporter, hold_stage)
+            gate = Recorder(reporter)
             page.gates.append(gate)
-            return train_task(spec, config, gate)
+            return train_task(spec, config, gate, target=target)
 
         page.task_fn = task
 
@@ -114,7 +111,7 @@ def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_
 @pytest.mark.parametrize("stage", [1, 2])
 def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path, artifacts_dir, stage):
     page, state = train_page, train_page.state
-    page.use_gate(hold_stage=stage)
+    page.use_gate(train_targets.HoldInStage(stage))  # held after the stage's first batch until cancelled
     page.start()
     qtbot.waitUntil(
         lambda: bool(page.gates) and any(isinstance(e, BatchEnd) and e.stage == stage for e in page.gates[0].events),
@@ -133,8 +130,7 @@ def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path,
     wait_until_finished(qtbot, page)
 
     gate = page.gates[0]
-    after_cancel = [e for e in gate.events[gate.cancel_seen_at:] if isinstance(e, BatchEnd)]
-    assert after_cancel == []  # stopped within the batch it was in
+    assert len(gate.batches(stage)) == 1  # stopped within the batch it was in
     assert (StageStart in {type(e) for e in gate.events if getattr(e, "stage", 0) == 2}) == (stage == 2)
     result = state.training
     assert result is not None and result.status == "cancelled"
@@ -152,22 +148,16 @@ def test_closing_during_training_asks_then_stops_cleanly(qtbot, train_page):
     page = train_page
     asked = []
     page.confirm = lambda title, text: asked.append(text) or False
-
-    def until_cancelled(spec, config, reporter):  # the engine's side of the contract, minus the training
-        reporter.emit(StageStart(1, "Head only", 1, 100, 1, 5, (1e-3,)))
-        while not reporter.cancel_requested():
-            time.sleep(0.01)
-        return None
-
-    page.task_fn = until_cancelled
+    page.use_gate(train_targets.until_cancelled)  # the engine's side of the contract, minus the training
     page.start()
-    qtbot.waitUntil(lambda: page.is_training(), timeout=5_000)
+    qtbot.waitUntil(lambda: bool(page.gates) and bool(page.gates[0].events) and len(multiprocessing.active_children()) == 1, timeout=60_000)
     assert page.confirm_close() is False and page.is_training()  # "No": keep training
     page.confirm = lambda title, text: asked.append(text) or True
     assert page.confirm_close() is True
     assert len(asked) == 2
     page.shutdown()  # what the window does next: returns once the run has stopped
     assert page._slot.task is None or not page._slot.task.isRunning()
+    assert multiprocessing.active_children() == []  # the training process is gone too
 
 
 def test_run_options_edited_here_reach_the_config(qtbot, train_page):

@@ -1,8 +1,10 @@
 """Train page: start and cancel a run, watch it live, keep the result.
 
-The run itself is `core.training.run` in an `EngineTask`. Its events arrive as
-queued signals; handlers only record them, and a 100 ms timer redraws the
-curves and the progress line, so a fast run cannot flood the GUI thread.
+The run itself is `core.training.run` in a child process
+(`core.training_process`), so the window never shares a GIL with training; an
+`EngineTask` thread forwards its events, which arrive here as queued signals.
+Handlers only record them, and a 100 ms timer redraws the curves and the
+progress line, so a fast run cannot flood the GUI thread.
 """
 from __future__ import annotations
 
@@ -33,11 +35,13 @@ from tlstudio.qt.widgets.training_curves import TrainingCurves
 REDRAW_MS = 100  # at most 10 redraws a second
 
 
-def train_task(spec, config, reporter):
-    """Runs in the worker thread; the engine (and torch) load only here."""
-    from tlstudio.core import training
+def train_task(spec, config, reporter, target=None):
+    """Runs in the worker thread, which forwards the child process's events.
 
-    return training.run(spec, config, reporter)
+    `target` replaces `training.run` in the child (it must be picklable)."""
+    from tlstudio.core.training_process import run_in_process
+
+    return run_in_process(spec, config, reporter, target=target)
 
 
 def ask_user(parent: QWidget, title: str, text: str) -> bool:
@@ -197,8 +201,8 @@ class TrainPage(Page):
             self.curves.start_stage(ev)
             self.progress.start_stage(ev)
         elif isinstance(ev, Progress):
-            total = f"/{ev.total}" if ev.total else ""
-            self.progress.note(f"{ev.message or ev.task} {ev.done}{total}")
+            count = f" {ev.done}/{ev.total}" if ev.total else f" {ev.done}" if ev.done else ""
+            self.progress.note(f"{ev.message or ev.task}{count}")
         elif isinstance(ev, FitEnd):
             self.fit_end = ev
         elif isinstance(ev, Message):
