@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tlstudio.core.errors import UserFacingError
-from tlstudio.core.events import BatchEnd, Cancelled, StageStart
+from tlstudio.core.events import BatchEnd, Cancelled, Message, StageStart
 
 HOLD_LIMIT_S = 60.0
 
@@ -83,3 +83,12 @@ class WritesPidThenWaits:
         while not reporter.cancel_requested():
             time.sleep(0.05)
         return None
+
+
+def reports_pid(spec, config, reporter):
+    """Says which process runs it, then waits to be cancelled; no model."""
+    reporter.emit(Message("info", str(os.getpid())))
+    deadline = time.monotonic() + HOLD_LIMIT_S
+    while not reporter.cancel_requested() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return None

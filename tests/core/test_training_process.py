@@ -1,6 +1,7 @@
 """Training in a child process: the same run as in-process, cancel, failures, and no orphans."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -13,7 +14,8 @@ import pytest
 import train_targets
 
 from tlstudio.core.errors import UserFacingError
-from tlstudio.core.events import BatchEnd, Cancelled, EpochEnd, FitEnd, ListReporter, StageStart
+from tlstudio.core import training_process
+from tlstudio.core.events import BatchEnd, Cancelled, EpochEnd, FitEnd, ListReporter, Message, StageStart
 from tlstudio.core.training_process import TrainingProcessError, run_in_process
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -139,3 +141,61 @@ def test_the_child_exits_when_its_parent_is_killed(tmp_path, tiny_spec):
         if parent.poll() is None:
             parent.kill()
         log.close()
+
+
+def _pid_of_run(tiny_spec, tiny_config) -> int:
+    reporter = ListReporter(cancel_when=lambda ev: isinstance(ev, Message))
+    assert run_in_process(tiny_spec, tiny_config, reporter, target=train_targets.reports_pid) is None
+    return int(reporter.of_type(Message)[-1].text)
+
+
+def test_a_prestarted_process_runs_the_next_job_then_a_fresh_one_is_started(tiny_spec, tiny_config):
+    ready = training_process.prestart()
+    assert training_process.prestart() == ready  # one ready process at a time
+    assert _pid_of_run(tiny_spec, tiny_config) == ready
+    assert multiprocessing.active_children() == []  # each process runs one job and exits
+    other = _pid_of_run(tiny_spec, tiny_config)  # none ready: a fresh one
+    assert other != ready
+
+
+def test_a_dead_ready_process_is_replaced(tiny_spec, tiny_config):
+    ready = training_process.prestart()
+    os.kill(ready, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(c.pid == ready and c.is_alive() for c in multiprocessing.active_children()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _pid_of_run(tiny_spec, tiny_config) != ready
+
+
+def test_discarding_the_ready_process_ends_it_at_once():
+    training_process.prestart()
+    t0 = time.monotonic()
+    training_process.discard_spare()
+    assert time.monotonic() - t0 < 5  # not left to finish importing torch first
+    assert multiprocessing.active_children() == []
+
+
+def test_an_interpreter_that_exits_with_a_ready_process_does_not_wait_for_it(tmp_path):
+    script = tmp_path / "exits.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        from tlstudio.core import training_process
+
+        if __name__ == "__main__":
+            print(training_process.prestart(), flush=True)
+            time.sleep(3)  # the child is up and importing, or waiting for its job
+    """))
+    t0 = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        child = int(exc.stdout.split()[0])
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the interpreter waited for its ready training process at exit")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - t0 < 20
+    child = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)

@@ -8,7 +8,7 @@ import pytest
 import train_targets
 from PySide6.QtCore import Qt
 
-from tlstudio.core.events import BatchEnd, EpochEnd, StageStart
+from tlstudio.core.events import BatchEnd, EpochEnd, Message, StageStart
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.train_page import TrainPage, train_task
 
@@ -158,6 +158,23 @@ def test_closing_during_training_asks_then_stops_cleanly(qtbot, train_page):
     page.shutdown()  # what the window does next: returns once the run has stopped
     assert page._slot.task is None or not page._slot.task.isRunning()
     assert multiprocessing.active_children() == []  # the training process is gone too
+
+
+def test_the_shown_page_readies_the_process_that_start_then_uses(qtbot, train_page):
+    page = train_page  # shown, with a dataset
+    ready = [c.pid for c in multiprocessing.active_children()]
+    assert len(ready) == 1
+    page.use_gate(train_targets.reports_pid)  # says which process runs it, then waits for cancel
+    page.start()
+    qtbot.waitUntil(lambda: bool(page.gates) and any(isinstance(e, Message) for e in page.gates[0].events), timeout=60_000)
+    ran_in = int(next(e for e in page.gates[0].events if isinstance(e, Message)).text)
+    assert ran_in == ready[0]
+    page.cancel()
+    wait_until_finished(qtbot, page)
+    # The next run's process is readied as soon as this one ends; closing ends it.
+    qtbot.waitUntil(lambda: [c.pid for c in multiprocessing.active_children()] not in ([], ready), timeout=10_000)
+    page.shutdown()
+    assert multiprocessing.active_children() == []
 
 
 def test_run_options_edited_here_reach_the_config(qtbot, train_page):

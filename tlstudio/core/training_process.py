@@ -14,11 +14,18 @@ queues events and reads a shared cancel flag; this process forwards them. The
 trained weights come back as a state-dict file, and this process rebuilds the
 same learner around them: the dataset's splits are fixed in the spec, so the
 rebuilt DataLoaders hold the same training and validation images.
+
+Starting a child costs its imports (torch and fastai: seconds on a small
+machine). `prestart()` starts one ahead of time, which imports them and then
+waits for its run, so the window can have one ready before Start is pressed.
+Each child runs one training and exits.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing as mp
+import multiprocessing.util
 import os
 import queue as queue_module
 import sys
@@ -87,8 +94,27 @@ def _train(spec: DatasetSpec, config: TrainConfig, reporter: Reporter):
     return training.run(spec, config, reporter)
 
 
-def _child_main(events, cancel, spec, config, target, weights_path: str) -> None:
+def _child_main(jobs, events, cancel, preload: bool) -> None:
+    """Wait for one job, run it, exit. A prestarted child does the slow imports first."""
     _exit_with_parent()
+    if preload:
+        import tlstudio.core.training  # noqa: F401
+
+    try:
+        job = jobs.recv()
+    except EOFError:  # the parent discarded this spare
+        job = None
+    if job is not None:
+        _run_job(events, cancel, *job)
+        events.close()
+        events.join_thread()  # every message is in the pipe before the process ends
+    # Skip the interpreter's teardown (a second or two with torch loaded): nothing is left to flush.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _run_job(events, cancel, spec, config, target, weights_path: str) -> None:
     try:
         result = (target or _train)(spec, config, _QueueReporter(events, cancel))
         if result is None:  # a target that produced no model (cancelled before one existed)
@@ -107,13 +133,93 @@ def _child_main(events, cancel, spec, config, target, weights_path: str) -> None
         events.put(("user_error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - everything must reach the parent as text
         events.put(("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc())))
-    finally:
-        events.close()
-        events.join_thread()  # every message is in the pipe before the process ends
-    # Skip the interpreter's teardown (a second or two with torch loaded): nothing is left to flush.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+
+
+class _Worker:
+    """One child process and its channels: a job pipe, an event queue, a cancel flag."""
+
+    def __init__(self, *, preload: bool = False) -> None:
+        self.events, self.cancel = _CONTEXT.Queue(), _CONTEXT.Event()
+        jobs_in, self._jobs = _CONTEXT.Pipe(duplex=False)
+        args = (jobs_in, self.events, self.cancel, preload)
+        self.proc = _CONTEXT.Process(target=_child_main, args=args, name="tlstudio-training")
+        self.proc.start()
+        jobs_in.close()  # the child holds its end; closing ours lets it see EOF if we go away
+        _live.add(self)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def submit(self, job: tuple) -> None:
+        self._jobs.send(job)
+
+    def stop(self, *, now: bool = False) -> None:
+        """Let it finish (cancelled), or end it at once (`now`: it holds no work
+        worth waiting for); then release the channels."""
+        self.cancel.set()
+        if now:
+            self.proc.terminate()
+        self._jobs.close()  # a spare still waiting for its job sees EOF and exits
+        self.proc.join(JOIN_S)
+        if self.proc.is_alive():
+            log.warning("training process did not exit; terminating it")
+            self.proc.terminate()
+            self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.events.close()
+        _live.discard(self)
+
+
+_live: set[_Worker] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At interpreter exit, end every child at once. multiprocessing's own exit
+    hook joins non-daemon children (ours cannot be daemons: a DataLoader with
+    workers starts processes of its own) and would wait for a spare or a whole
+    run. Registered after multiprocessing.util's hook, so it runs first."""
+    for worker in list(_live):
+        worker.stop(now=True)
+
+
+_spare: _Worker | None = None
+_spare_lock = threading.Lock()
+
+
+def prestart() -> int | None:
+    """Have a training process ready (imports done) for the next run; its pid."""
+    global _spare
+    with _spare_lock:
+        if _spare is None or not _spare.alive():
+            _spare = _Worker(preload=True)
+        return _spare.pid
+
+
+def discard_spare() -> None:
+    """End the ready process, if any (the window is closing)."""
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    if spare is not None:
+        spare.stop(now=True)  # it has no job yet: nothing to wait for
+
+
+def _take_worker() -> _Worker:
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    if spare is not None and spare.alive():
+        return spare
+    if spare is not None:
+        spare.stop(now=True)
+    return _Worker()
 
 
 def _exit_text(code: int | None) -> str:
@@ -121,8 +227,9 @@ def _exit_text(code: int | None) -> str:
     return f"The training process stopped unexpectedly (exit code {code}{why})."
 
 
-def _forward(proc, events, cancel, reporter: Reporter) -> tuple[str, object]:
+def _forward(worker: _Worker, reporter: Reporter) -> tuple[str, object]:
     """Pass the child's events on until its final message; relay cancel."""
+    proc, events, cancel = worker.proc, worker.events, worker.cancel
     while True:
         if reporter.cancel_requested() and not cancel.is_set():
             cancel.set()
@@ -139,18 +246,6 @@ def _forward(proc, events, cancel, reporter: Reporter) -> tuple[str, object]:
             reporter.emit(payload)
         else:
             return kind, payload
-
-
-def _stop(proc, cancel) -> None:
-    cancel.set()
-    proc.join(JOIN_S)
-    if proc.is_alive():
-        log.warning("training process did not exit; terminating it")
-        proc.terminate()
-        proc.join(5)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
 
 
 def rebuild_learner(spec: DatasetSpec, config: TrainConfig, weights_path, *, frozen_idx: int = 0, weights_origin: str = ""):
@@ -170,26 +265,29 @@ def rebuild_learner(spec: DatasetSpec, config: TrainConfig, weights_path, *, fro
 def run_in_process(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None = None, *, target=None):
     """`training.run` in a child process; returns its TrainResult, rebuilt here.
 
-    `target(spec, config, reporter)` replaces `training.run` in the child; it
-    must be picklable (a module-level function). Returns None when the target
-    returned None. Raises `Cancelled` when the child was cancelled before it
-    had a model, and `UserFacingError` (its message) when it failed."""
+    Uses the process `prestart()` readied, if any. `target(spec, config,
+    reporter)` replaces `training.run` in the child; it must be picklable (a
+    module-level function). Returns None when the target returned None.
+    Raises `Cancelled` when the child was cancelled before it had a model, and
+    `UserFacingError` (its message) when it failed."""
     reporter = reporter or NullReporter()
-    events, cancel = _CONTEXT.Queue(), _CONTEXT.Event()
     with tempfile.TemporaryDirectory(prefix="tlstudio-train-") as tmp:
         weights = Path(tmp) / "weights.pth"
-        proc = _CONTEXT.Process(
-            target=_child_main, args=(events, cancel, spec, config, target, str(weights)), name="tlstudio-training"
-        )
         reporter.emit(Progress("start", 0, 0, "Starting the training process…"))
-        proc.start()
+        job = (spec, config, target, str(weights))
+        worker = _take_worker()
         try:
-            kind, payload = _forward(proc, events, cancel, reporter)
+            try:
+                worker.submit(job)
+            except OSError:  # the ready process died since it was checked: start another
+                worker.stop()
+                worker = _Worker()
+                worker.submit(job)
+            kind, payload = _forward(worker, reporter)
             # The child exits while this process rebuilds the learner.
             return _result(kind, payload, spec, config, weights, reporter)
         finally:
-            _stop(proc, cancel)
-            events.close()
+            worker.stop()
 
 
 def _result(kind: str, payload, spec, config, weights: Path, reporter: Reporter):

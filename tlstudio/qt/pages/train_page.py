@@ -35,6 +35,19 @@ from tlstudio.qt.widgets.training_curves import TrainingCurves
 REDRAW_MS = 100  # at most 10 redraws a second
 
 
+def prestart_training_process() -> None:
+    """Have a training process import torch and fastai before Start is pressed."""
+    from tlstudio.core.training_process import prestart
+
+    prestart()
+
+
+def discard_training_process() -> None:
+    from tlstudio.core.training_process import discard_spare
+
+    discard_spare()
+
+
 def train_task(spec, config, reporter, target=None):
     """Runs in the worker thread, which forwards the child process's events.
 
@@ -67,6 +80,7 @@ class TrainPage(Page):
         self.epochs_seen = 0
         self._started_at = 0.0
         self._ticks = 0
+        self._closing = False
 
         self.summary = ConfigSummary()
         self.summary.options_changed.connect(self._options_changed)
@@ -132,7 +146,18 @@ class TrainPage(Page):
 
     def shutdown(self) -> None:
         """Stop a running run and wait for it (the learner stays consistent)."""
+        self._closing = True  # no new process from here on
         self._slot.stop_and_wait()
+        discard_training_process()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self._get_ready()
+
+    def _get_ready(self) -> None:
+        """Start the next run's process now, so Start does not wait for its imports."""
+        if self.isVisible() and self.state.dataset is not None and not self.is_training() and not self._closing:
+            prestart_training_process()
 
     def confirm_close(self) -> bool:
         """The window asks this before closing: True when it may close now."""
@@ -186,6 +211,8 @@ class TrainPage(Page):
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.summary.set_editable(not running)
+        if not running:
+            self._get_ready()  # for the next run
 
     # -- events (GUI thread; record only, the timer draws) ------------------------
     def _on_event(self, ev) -> None:
@@ -258,3 +285,4 @@ class TrainPage(Page):
             self.progress.reset({})
             self.progress.flush()
             self.result_label.setText("")
+            self._get_ready()
