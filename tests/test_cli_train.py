@@ -149,3 +149,26 @@ def test_first_ctrl_c_sets_the_cancel_flag_second_aborts(capsys):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.5)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.parametrize(
+    "flags, head, top",
+    [([], 2e-3, 1e-3), (["--lr", "1e-2"], 1e-2, 5e-3)],
+)
+def test_lr_means_what_fine_tune_means_and_the_defaults_are_fine_tunes(flags, head, top):
+    """Stage 1 at LR, the unfrozen network up to LR / 2, as `fine_tune(base_lr=LR)`;
+    without --lr, fine_tune's own default. Unfreezing at the head's full rate
+    made the first unfrozen epoch collapse on the demo set."""
+    import inspect
+
+    import fastai.callback.schedule  # noqa: F401 - patches fine_tune onto Learner
+    from fastai.learner import Learner
+
+    from tlstudio.cli import build_parser
+    from tlstudio.commands.train import config_from_args
+
+    args = build_parser().parse_args(["train", "somewhere", *flags])
+    config = config_from_args(args)
+    assert (config.stage1_lr, config.base_lr) == pytest.approx((head, top))
+    if not flags:
+        assert inspect.signature(Learner.fine_tune).parameters["base_lr"].default == config.stage1_lr

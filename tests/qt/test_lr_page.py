@@ -11,6 +11,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from tlstudio.core.config import TrainConfig
 from tlstudio.core.events import LrFindProgress
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.lr_page import LrPage, lr_find_task
@@ -121,7 +122,7 @@ def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(
     qtbot.keyClick(page.head_edit, Qt.Key.Key_Return)
     assert state.train_config.head_lr == pytest.approx(4.5e-4)
     assert page.plot.rate() == pytest.approx(4.5e-4)
-    assert state.train_config.base_lr == pytest.approx(2e-3)  # stage 1 never touches stage 2's rate
+    assert state.train_config.base_lr == TrainConfig().base_lr  # stage 1 never touches stage 2's rate
 
 
 def test_stage2_probes_a_copy_of_the_trained_model_and_sets_the_top_rate(qtbot, lr_page, trained_result):
@@ -132,12 +133,13 @@ def test_stage2_probes_a_copy_of_the_trained_model_and_sets_the_top_rate(qtbot, 
     assert "last 2 layer groups" in page.stage2_radio.text()
     before = {k: v.detach().clone() for k, v in trained_result.learn.model.state_dict().items()}
     frozen_before = trained_result.learn.opt.frozen_idx if trained_result.learn.opt else None
+    head_before = state.train_config.head_lr
     page.set_stage(2)
     result = run_and_wait(qtbot, page)
     assert result is not None and result.stage == 2 and result.depth == 2
     assert page.results[2] is result and set(page.plot.markers) == {s.name for s in result.suggestions}
     assert state.train_config.base_lr == pytest.approx(result.suggestion("valley").lr)
-    assert state.train_config.head_lr is None  # stage 2 leaves the head rate alone
+    assert state.train_config.head_lr == head_before  # stage 2 leaves the head rate alone
     assert "slice(" in page.slice_label.text() and f"{state.train_config.base_lr:.2e}" in page.slice_label.text()
     # The trained learner itself was not touched.
     after = trained_result.learn.model.state_dict()

@@ -120,15 +120,15 @@ def test_stage_settings_feed_the_train_config_and_the_group_rates(qtbot, page):
     s.freeze_epochs.setValue(2)
     s.epochs.setValue(5)
     s.lr_mult.setValue(10)
-    s.base_lr.setText("1e-3")
+    s.base_lr.setText("5e-4")
     s.base_lr.editingFinished.emit()
     s.same_lr.setChecked(False)
     s.head_lr.setText("4e-3")
     s.head_lr.editingFinished.emit()
     c = page.state.train_config
-    assert (c.freeze_epochs, c.epochs, c.lr_mult, c.base_lr, c.head_lr) == (2, 5, 10.0, 1e-3, 4e-3)
-    assert page.depth.table.item(4, 3).text() == "1.00e-03"
-    assert page.depth.table.item(0, 3).text() == f"{discriminative_lrs(5, 1e-3, 10)[0]:.2e}"
+    assert (c.freeze_epochs, c.epochs, c.lr_mult, c.base_lr, c.head_lr) == (2, 5, 10.0, 5e-4, 4e-3)
+    assert page.depth.table.item(4, 3).text() == "5.00e-04"
+    assert page.depth.table.item(0, 3).text() == f"{discriminative_lrs(5, 5e-4, 10)[0]:.2e}"
     s.same_lr.setChecked(True)
     assert page.state.train_config.head_lr is None
     page.weights.pretrained.setChecked(False)

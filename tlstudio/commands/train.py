@@ -86,8 +86,14 @@ def config_from_args(args) -> TrainConfig:
         if hasattr(args, name):
             changes[name] = getattr(args, name)
     if isinstance(getattr(args, "lr", None), float):
-        changes["base_lr"] = args.lr
+        changes.update(fine_tune_rates(args.lr))
     return DEFAULTS.with_(**changes)
+
+
+def fine_tune_rates(lr: float) -> dict:
+    """`--lr` means what it means to fastai's `fine_tune(base_lr=lr)`: the head
+    trains at lr, and the unfrozen network's top rate is lr / 2."""
+    return {"head_lr": lr, "base_lr": lr / 2}
 
 
 def load_dataset(args, reporter):
@@ -114,8 +120,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--freeze-epochs", type=positive_int, default=DEFAULTS.freeze_epochs,
                         help=f"stage 1 epochs, body frozen ({DEFAULTS.freeze_epochs})")
     parser.add_argument("--epochs", type=positive_int, default=DEFAULTS.epochs, help=f"stage 2 epochs ({DEFAULTS.epochs})")
-    parser.add_argument("--lr", type=learning_rate, default=DEFAULTS.base_lr, metavar="auto|VALUE",
-                        help=f"base learning rate, or 'auto' for the LR finder's valley suggestion ({DEFAULTS.base_lr})")
+    parser.add_argument("--lr", type=learning_rate, default=DEFAULTS.stage1_lr, metavar="auto|VALUE",
+                        help="base learning rate, as fastai's fine_tune takes it: stage 1 at LR, stage 2 up to LR/2; "
+                        f"or 'auto' for the LR finder's valley suggestion ({DEFAULTS.stage1_lr})")
     parser.add_argument("--no-fast-head", dest="fast_head", action="store_false",
                         help="train stage 1 through the whole network instead of on cached features")
     parser.add_argument("--keep-best", action="store_true", help="keep the epoch with the lowest validation loss")
@@ -156,11 +163,11 @@ def _auto_lr(learn, config: TrainConfig, reporter) -> TrainConfig | None:
         return None
     names = {s.name for s in found.suggestions}
     if "valley" not in names:
-        reporter.note(f"LR finder gave no valley suggestion; using the default {config.base_lr:.2e}")
+        reporter.note(f"LR finder gave no valley suggestion; using the default {config.stage1_lr:.2e}")
         return config
     valley = found.suggestion("valley").lr
-    reporter.note(f"LR finder: valley suggests {valley:.2e}; training with it")
-    return config.with_(base_lr=valley, head_lr=None)
+    reporter.note(f"LR finder: valley suggests {valley:.2e}; training with it (stage 2 up to {valley / 2:.2e})")
+    return config.with_(**fine_tune_rates(valley))
 
 
 def _export(result, path: str, reporter) -> int:

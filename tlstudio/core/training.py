@@ -8,7 +8,8 @@ div=5)`. One deliberate difference: `fine_tune` silently halves `base_lr`
 before stage 2, whereas here stage 2's top rate is exactly `config.base_lr`, so
 the rate a user picks (for instance from the LR finder after unfreezing) is the
 rate that runs. `fine_tune(epochs, base_lr=b)` is reproduced exactly by
-`TrainConfig(head_lr=b, base_lr=b / 2)`.
+`TrainConfig(head_lr=b, base_lr=b / 2)`, and the defaults are fine_tune's own
+(b = 2e-3).
 
 Stage 1 runs on cached body features (core/features.py) when
 `config.fast_head` is on and the features fit in memory; the rule and its

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tlstudio.core.config import TrainConfig
 from tlstudio.core.models import depth_to_freeze_to, discriminative_lrs
 
 COLUMNS = ("Group", "Parameters", "Stage 2", "Peak learning rate")
@@ -39,7 +40,7 @@ class DepthControl(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.groups: list = []  # models.GroupInfo, first to last (head)
-        self.base_lr, self.lr_mult = 2e-3, 100.0
+        self.base_lr, self.lr_mult = TrainConfig().base_lr, TrainConfig().lr_mult
         self.recommended: int | None = None
 
         self.spin = QSpinBox(minimum=1, maximum=1)
