@@ -25,7 +25,7 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing as mp
-import multiprocessing.util
+import multiprocessing.util  # noqa: F401 - registers its exit hook before ours (see _stop_all)
 import os
 import queue as queue_module
 import sys
