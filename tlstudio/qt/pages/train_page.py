@@ -3,8 +3,9 @@
 The run itself is `core.training.run` in a child process
 (`core.training_process`), so the window never shares a GIL with training; an
 `EngineTask` thread forwards its events, which arrive here as queued signals.
-Handlers only record them, and a 100 ms timer redraws the curves and the
-progress line, so a fast run cannot flood the GUI thread.
+Handlers only record them; a 100 ms timer updates the progress line and,
+every third tick, repaints one changed plot, so a fast run cannot flood the
+GUI thread.
 """
 from __future__ import annotations
 
@@ -32,7 +33,11 @@ from tlstudio.qt.widgets.epoch_table import EpochTable
 from tlstudio.qt.widgets.train_progress import TrainProgress
 from tlstudio.qt.widgets.training_curves import TrainingCurves
 
-REDRAW_MS = 100  # at most 10 redraws a second
+REDRAW_MS = 100  # the progress line: 10 updates a second
+# One plot repaint at most every PLOT_TICKS ticks (300 ms), the changed plots
+# in turn. A repaint costs ~10 ms of the GUI process's CPU, and on 2 cores
+# every bit of that comes out of training (docs/benchmarks.md, "GUI training").
+PLOT_TICKS = 3
 
 
 def prestart_training_process() -> None:
@@ -80,6 +85,7 @@ class TrainPage(Page):
         self.epochs_seen = 0
         self._started_at = 0.0
         self._ticks = 0
+        self._next_plot = 0  # index in TrainingCurves.PARTS of the plot to repaint next
         self._closing = False
 
         self.summary = ConfigSummary()
@@ -236,15 +242,23 @@ class TrainPage(Page):
             self.state.status_message.emit(ev.text)
 
     def flush(self) -> None:
-        """While running, one plot per tick in turn: repainting a plot costs far
-        more than the progress line, and one plot at a time keeps each pause of
-        the event loop short. Once stopped, everything."""
-        parts = TrainingCurves.PARTS
-        if self._timer.isActive():
-            self._ticks += 1
-            parts = (parts[self._ticks % len(parts)],)
-        self.curves.flush(parts)
+        """While running, the progress line every tick and one changed plot
+        every PLOT_TICKS ticks, in turn: repainting a plot costs far more than
+        the progress line, and one at a time keeps each pause of the event
+        loop short. Once stopped, everything."""
         self.progress.flush()
+        if not self._timer.isActive():
+            self.curves.flush()
+            return
+        self._ticks += 1
+        changed = self.curves.changed_parts()
+        if self._ticks % PLOT_TICKS or not changed:
+            return
+        parts = TrainingCurves.PARTS
+        order = parts[self._next_plot:] + parts[: self._next_plot]
+        part = next(p for p in order if p in changed)
+        self.curves.flush((part,))
+        self._next_plot = (parts.index(part) + 1) % len(parts)
 
     # -- end of run ------------------------------------------------------------
     def _end(self, text: str, progress_text: str = "") -> None:

@@ -167,6 +167,10 @@ class TrainingCurves(QWidget):
         if x is not None:
             line.setValue(x)
 
+    def changed_parts(self) -> tuple[str, ...]:
+        """The plots whose data changed since they were last drawn."""
+        return tuple(part for part in self.PARTS if self._dirty[part])
+
     def _mark(self, *parts: str) -> None:
         for part in parts:
             self._dirty[part] = True
