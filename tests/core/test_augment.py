@@ -96,6 +96,21 @@ def test_pipeline_summary_names_fastai_transforms(preview_spec):
     assert not any("Flip" in line for line in augment.pipeline_summary(preview_spec, OFF))
 
 
+def test_pipeline_summary_normalizes_as_the_architecture_trains(preview_spec):
+    """The line the Augment page shows names the statistics training uses."""
+    from tlstudio.core.data import batch_tfms
+    from tlstudio.core.models import get_arch
+
+    for arch in ("tf_efficientnet_lite0", "mobilenet_v2"):
+        info = get_arch(arch)
+        shown = augment.pipeline_summary(preview_spec, ON, arch)[-1]
+        trained = batch_tfms(ON, (list(info.mean), list(info.std)))[-1]
+        assert shown == f"batch: Normalize(mean={[round(float(v), 3) for v in trained.mean.flatten()]}, " \
+            f"std={[round(float(v), 3) for v in trained.std.flatten()]})"
+    assert "mean=[0.5, 0.5, 0.5]" in augment.pipeline_summary(preview_spec, ON, "tf_efficientnet_lite0")[-1]
+    assert "mean=[0.485, 0.456, 0.406]" in augment.pipeline_summary(preview_spec, ON, "mobilenet_v2")[-1]
+
+
 def test_a_missing_image_number_is_a_clear_error(preview_spec):
     with pytest.raises(DatasetError, match="no image number 999"):
         augment.augmented_grid(preview_spec, ON, item_index=999)

@@ -117,3 +117,12 @@ def test_a_burst_of_edits_runs_the_pipeline_once(qtbot, page, monkeypatch):
     wait_for_previews(qtbot, page, augment=page.state.augment)
     assert len(starts) == 1
     assert page.state.train_config.augment.max_rotate == 30
+
+
+def test_the_pipeline_line_follows_the_architectures_normalization(qtbot, page, demo_spec):
+    page.state.set_augment(AugmentConfig(size=32))
+    page.state.set_dataset(demo_spec)
+    wait_for_previews(qtbot, page, augment=page.state.augment)
+    assert "mean=[0.485, 0.456, 0.406]" in page.pipeline.text()  # mobilenet_v2: ImageNet's
+    page.state.update_train_config(arch="tf_efficientnet_lite0")
+    qtbot.waitUntil(lambda: "mean=[0.5, 0.5, 0.5]" in page.pipeline.text(), timeout=PREVIEW_TIMEOUT_MS)

@@ -124,9 +124,17 @@ def batch_sample(spec: DatasetSpec, augment: AugmentConfig, n: int = 16, seed: i
     return BatchSample(_to_uint8(images), labels, [int(rows.iloc[i]["spec_index"]) for i in order])
 
 
-def pipeline_summary(spec: DatasetSpec, augment: AugmentConfig) -> list[str]:
-    """Human lines naming every fastai transform the training split applies, in order."""
-    block = make_datablock(spec, augment)
+def pipeline_summary(spec: DatasetSpec, augment: AugmentConfig, arch: str | None = None) -> list[str]:
+    """Human lines naming every fastai transform the training split applies, in
+    order; `Normalize` with the statistics `arch`'s weights expect, as training
+    uses them (ImageNet's when `arch` is None)."""
+    stats = None
+    if arch is not None:
+        from tlstudio.core.models import get_arch
+
+        info = get_arch(arch)
+        stats = (list(info.mean), list(info.std))
+    block = make_datablock(spec, augment, stats)
     return [f"item: {_describe(t)}" for t in block.item_tfms] + [
         f"batch: {_describe(t)}" for t in Pipeline(block.batch_tfms).fs
     ]

@@ -32,7 +32,7 @@ DEBOUNCE_MS = 120  # plus ~150 ms of pipeline work on small images: ~300 ms per 
 BATCH_SIZE = 16
 
 
-def compute_previews(spec, augment, item_index: int, seed: int, reporter) -> dict:
+def compute_previews(spec, augment, item_index: int, seed: int, reporter, arch: str | None = None) -> dict:
     """Worker side: both previews for one config (imports fastai on first use)."""
     if "fastai.vision.all" not in sys.modules:
         reporter.emit(Progress("preview", 0, 0, "Loading fastai…"))
@@ -51,7 +51,8 @@ def compute_previews(spec, augment, item_index: int, seed: int, reporter) -> dic
         "batch": batch.images,
         "labels": batch.labels,
         "batch_items": batch.item_indices,
-        "pipeline": previews.pipeline_summary(spec, augment),
+        "arch": arch,
+        "pipeline": previews.pipeline_summary(spec, augment, arch),
     }
 
 
@@ -129,6 +130,7 @@ class AugmentPage(Page):
         layout.addLayout(right, 1)
 
         state.augment_changed.connect(self._state_augment_changed)
+        state.train_config_changed.connect(self._train_config_changed)
         state.dataset_changed.connect(self._dataset_changed)
         self._dataset_changed(state.dataset)
 
@@ -148,6 +150,11 @@ class AugmentPage(Page):
     def _state_augment_changed(self, config) -> None:
         if config != self.controls.config():
             self.controls.set_config(config)
+            self.schedule_previews()
+
+    def _train_config_changed(self, config) -> None:
+        # Normalize's statistics follow the architecture (the pipeline line shows them).
+        if self.previews is not None and self.previews.get("arch") != config.arch:
             self.schedule_previews()
 
     def _dataset_changed(self, spec) -> None:
@@ -209,8 +216,9 @@ class AugmentPage(Page):
             return
         self._dirty = False
         args = (spec, self.state.augment, self.image_spin.value(), self.seed)
+        arch = self.state.train_config.arch
         self.slot.start(
-            lambda reporter: compute_previews(*args, reporter),
+            lambda reporter: compute_previews(*args, reporter, arch),
             name="augment-preview",
             on_event=self._event,
             on_success=self._show,
