@@ -45,7 +45,7 @@ def test_cancel_in_stage1_stops_within_one_batch(tiny_spec, tiny_config, tmp_pat
     assert not [e for e in reporter.events if isinstance(e, StageStart) and e.stage == 2]
     assert result.status == "cancelled" and result.kept_epoch is None and result.history == []
     assert reporter.of_type(FitEnd) == [FitEnd("cancelled", "", None, result.message)]
-    assert result.message.startswith("Cancelled in stage 1 epoch 1")
+    assert result.message.startswith("Cancelled in stage 1 epoch 0")
     # No epoch completed: the half-trained head is dropped, the starting weights come back.
     assert _same(_weights(learn.model), start)
     assert capsys.readouterr().out == ""
@@ -82,7 +82,8 @@ def test_cancel_in_stage2_keeps_the_last_completed_epoch(tiny_spec, tiny_config,
     assert result.status == "cancelled"
     assert [e.global_epoch for e in result.history] == [0]
     assert result.kept_epoch == 0
-    assert result.message == "Cancelled in stage 2 epoch 1; kept epoch 1 (stage 1 epoch 1, valid loss %.4g)" % (
+    # Epochs are named as the epoch tables number them, from 0.
+    assert result.message == "Cancelled in stage 2 epoch 0; kept epoch 0 (stage 1 epoch 0, valid loss %.4g)" % (
         result.history[0].valid_loss
     )
     # The two unfrozen batches moved the weights; the kept ones are those of stage 1's end.
@@ -158,7 +159,7 @@ def test_a_failure_mid_run_returns_the_last_good_weights(tiny_spec, tiny_config,
     result = training.run(tiny_spec, tiny_config, reporter, learn=learn)
     assert result.status == "failed" and result.kept_epoch == 0
     assert reporter.of_type(FitEnd)[-1].error == "RuntimeError: disk full"
-    assert result.message.startswith("Failed in stage 2 epoch 1: RuntimeError: disk full; kept epoch 1")
+    assert result.message.startswith("Failed in stage 2 epoch 0: RuntimeError: disk full; kept epoch 0")
     assert _same(_weights(learn.model), at_epoch[0])
     # Driven by a reporter, fastai prints neither progress bars nor its epoch table.
     assert capsys.readouterr().out == ""

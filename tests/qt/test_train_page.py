@@ -103,6 +103,8 @@ def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_
     result = state.training
     assert result is page.result and result.status == "completed" and result.kept_epoch == 1
     assert result.message in page.result_label.text()
+    kept_row = page.table.row_values(1)
+    assert f"stage {kept_row['stage']} epoch {kept_row['epoch']}," in result.message  # names the row the table marks
     assert page.progress.bar.value() == page.progress.bar.maximum()
     assert page.start_button.isEnabled() and not page.cancel_button.isEnabled()
     page.grab().save(str(artifacts_dir / "train_page_finished.png"))

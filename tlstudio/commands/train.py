@@ -173,7 +173,7 @@ def _auto_lr(learn, config: TrainConfig, reporter) -> TrainConfig | None:
 def _export(result, path: str, reporter) -> int:
     from tlstudio.core.export import export_model
 
-    epoch = f"epoch {result.kept_epoch + 1}"
+    epoch = f"epoch {result.kept_epoch}"  # as the epoch table numbers it
     report = export_model(
         result.learn, path, spec=result.spec, config=result.config, metrics=result.final_metrics, reporter=reporter
     )

@@ -59,7 +59,7 @@ class FitEnd:
     status: str  # "completed" | "cancelled" | "failed"
     error: str = ""  # message when failed
     kept_epoch: int | None = None  # global epoch whose weights the learner holds
-    detail: str = ""  # e.g. "kept best epoch 3 (valid loss 0.41)"
+    detail: str = ""  # e.g. "Completed 6 epochs; kept best epoch 3 (stage 2 epoch 0, valid loss 0.41)"
 
 
 @dataclass(frozen=True)

@@ -225,14 +225,16 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
 
 
+# Messages name epochs as the epoch tables number them (fastai's, from 0): the
+# CLI's `epoch` column is the run's epoch, the Train page's is the stage's.
 def _where(run_log: RunLog, epoch: int) -> str:
     e = next(e for e in run_log.history if e.global_epoch == epoch)
-    return f"epoch {epoch + 1} (stage {e.stage} epoch {e.epoch + 1}, valid loss {e.valid_loss:.4g})"
+    return f"epoch {epoch} (stage {e.stage} epoch {e.epoch}, valid loss {e.valid_loss:.4g})"
 
 
 def _summary(status: str, run_log: RunLog, kept: int | None, error: str) -> str:
     stage, epoch = run_log.position
-    at = f"stage {stage} epoch {epoch + 1}" if epoch is not None else f"stage {stage} while caching features"
+    at = f"stage {stage} epoch {epoch}" if epoch is not None else f"stage {stage} while caching features"
     head = {
         "completed": f"Completed {len(run_log.history)} epochs",
         "cancelled": f"Cancelled in {at}",
