@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tlstudio.core import training_process  # no torch here: the child process loads it
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.workers import TaskSlot
@@ -40,26 +41,11 @@ REDRAW_MS = 100  # the progress line: 10 updates a second
 PLOT_TICKS = 3
 
 
-def prestart_training_process() -> None:
-    """Have a training process import torch and fastai before Start is pressed."""
-    from tlstudio.core.training_process import prestart
-
-    prestart()
-
-
-def discard_training_process() -> None:
-    from tlstudio.core.training_process import discard_spare
-
-    discard_spare()
-
-
 def train_task(spec, config, reporter, target=None):
     """Runs in the worker thread, which forwards the child process's events.
 
     `target` replaces `training.run` in the child (it must be picklable)."""
-    from tlstudio.core.training_process import run_in_process
-
-    return run_in_process(spec, config, reporter, target=target)
+    return training_process.run_in_process(spec, config, reporter, target=target)
 
 
 def ask_user(parent: QWidget, title: str, text: str) -> bool:
@@ -154,7 +140,7 @@ class TrainPage(Page):
         """Stop a running run and wait for it (the learner stays consistent)."""
         self._closing = True  # no new process from here on
         self._slot.stop_and_wait()
-        discard_training_process()
+        training_process.discard_spare()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
@@ -163,7 +149,7 @@ class TrainPage(Page):
     def _get_ready(self) -> None:
         """Start the next run's process now, so Start does not wait for its imports."""
         if self.isVisible() and self.state.dataset is not None and not self.is_training() and not self._closing:
-            prestart_training_process()
+            training_process.prestart()
 
     def confirm_close(self) -> bool:
         """The window asks this before closing: True when it may close now."""
