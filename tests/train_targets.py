@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tlstudio.core.errors import UserFacingError
-from tlstudio.core.events import BatchEnd, Cancelled, Message, StageStart
+from tlstudio.core.events import BatchEnd, Cancelled, LrFindProgress, Message, StageStart
 
 HOLD_LIMIT_S = 60.0
 
@@ -33,6 +33,33 @@ class _Hold:
 
     def cancel_requested(self) -> bool:
         return self.reporter.cancel_requested()
+
+
+class _HoldAtStep:
+    """Passes events on; after LR finder step `at` it waits for a cancel."""
+
+    def __init__(self, reporter, at: int):
+        self.reporter, self.at = reporter, at
+
+    def emit(self, ev) -> None:
+        self.reporter.emit(ev)
+        if isinstance(ev, LrFindProgress) and ev.iteration == self.at:
+            deadline = time.monotonic() + HOLD_LIMIT_S
+            while not self.reporter.cancel_requested() and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    def cancel_requested(self) -> bool:
+        return self.reporter.cancel_requested()
+
+
+class HoldLrFind:
+    """An LR finder job (`training_process.LrFindJob`), held after step `at` until cancelled."""
+
+    def __init__(self, job, at: int):
+        self.job, self.at = job, at
+
+    def __call__(self, spec, config, reporter):
+        return self.job(spec, config, _HoldAtStep(reporter, self.at))
 
 
 class HoldInStage:
@@ -92,3 +119,14 @@ def reports_pid(spec, config, reporter):
     while not reporter.cancel_requested() and time.monotonic() < deadline:
         time.sleep(0.01)
     return None
+
+
+class SaysPid:
+    """Runs `job` after saying which process runs it."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def __call__(self, spec, config, reporter):
+        reporter.emit(Message("info", str(os.getpid())))
+        return self.job(spec, config, reporter)

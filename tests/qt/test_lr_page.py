@@ -3,16 +3,18 @@ by dragging, clicking a marker, a suggestion button and typing."""
 from __future__ import annotations
 
 import math
-import time
+import multiprocessing
+import os
 
 import numpy as np
 import pytest
+import train_targets
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from tlstudio.core.config import TrainConfig
-from tlstudio.core.events import LrFindProgress
+from tlstudio.core.events import LrFindProgress, Message
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.lr_page import LrPage, lr_find_task
 
@@ -166,23 +168,21 @@ def test_cancel_stops_the_finder_and_keeps_a_partial_curve(qtbot, lr_page, artif
     seen = []
 
     def held(spec, config, stage, trained, options, reporter):
-        class Hold:  # hold the finder after step HELD_AT until the page cancels
+        class Record:  # what reaches the page from the finder's process
             def emit(self, ev):
                 reporter.emit(ev)
                 seen.append(ev)
-                if isinstance(ev, LrFindProgress) and ev.iteration == HELD_AT:
-                    deadline = time.monotonic() + 30
-                    while not reporter.cancel_requested() and time.monotonic() < deadline:
-                        time.sleep(0.005)
 
             def cancel_requested(self):
                 return reporter.cancel_requested()
 
-        return lr_find_task(spec, config, stage, trained, options, Hold())
+        # Held inside the finder's process after step HELD_AT until the page cancels.
+        hold = lambda job: train_targets.HoldLrFind(job, HELD_AT)  # noqa: E731
+        return lr_find_task(spec, config, stage, trained, options, Record(), wrap=hold)
 
     page.task_fn = held
     page.run_finder()
-    qtbot.waitUntil(lambda: len(seen) >= HELD_AT, timeout=FIND_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: sum(isinstance(e, LrFindProgress) for e in seen) >= HELD_AT, timeout=FIND_TIMEOUT_MS)
     qtbot.waitUntil(lambda: page.status.text().startswith("Probing") and len(page.plot.curve.getData()[0]) == HELD_AT, timeout=5_000)
     page.grab().save(str(artifacts_dir / "lr_page_running.png"))  # the live curve while it probes
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
@@ -191,3 +191,28 @@ def test_cancel_stops_the_finder_and_keeps_a_partial_curve(qtbot, lr_page, artif
     assert result.cancelled and len(result.lrs) == HELD_AT  # stopped in the step it was in
     assert "Cancelled" in page.status.text()
     assert len(page.plot.curve.getData()[0]) == HELD_AT
+
+
+def test_the_finder_runs_in_the_process_the_shown_page_readied(qtbot, lr_page):
+    page = lr_page  # shown, with a dataset
+    ready = [c.pid for c in multiprocessing.active_children()]
+    assert len(ready) == 1
+    said = []
+
+    def task(spec, config, stage, trained, options, reporter):
+        class Record:
+            def emit(self, ev):
+                reporter.emit(ev)
+                said.extend([int(ev.text)] if isinstance(ev, Message) and ev.text.isdigit() else [])
+
+            def cancel_requested(self):
+                return reporter.cancel_requested()
+
+        return lr_find_task(spec, config, stage, trained, options, Record(), wrap=train_targets.SaysPid)
+
+    page.task_fn = task
+    result = run_and_wait(qtbot, page)
+    assert said == ready and ready[0] != os.getpid()  # not the window's process
+    assert result is not None and len(result.lrs) > 0 and page.results[1] is result
+    page.shutdown()
+    assert multiprocessing.active_children() == []

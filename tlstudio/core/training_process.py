@@ -15,6 +15,9 @@ trained weights come back as a state-dict file, and this process rebuilds the
 same learner around them: the dataset's splits are fixed in the spec, so the
 rebuilt DataLoaders hold the same training and validation images.
 
+The LR finder runs the same way (`LrFindJob`): its result is plain data and
+comes back as it is.
+
 Starting a child costs its imports (torch and fastai: seconds on a small
 machine). `prestart()` starts one ahead of time, which imports them and then
 waits for its run, so the window can have one ready before Start is pressed.
@@ -94,6 +97,32 @@ def _train(spec: DatasetSpec, config: TrainConfig, reporter: Reporter):
     return training.run(spec, config, reporter)
 
 
+@dataclass(frozen=True)
+class LrFindJob:
+    """`lr_find.find_lr` for one stage, as a child-process target. Stage 2
+    starts from `weights` (a state-dict file of a trained model) when given."""
+
+    stage: int
+    options: dict
+    weights: str | None = None
+
+    def __call__(self, spec: DatasetSpec, config: TrainConfig, reporter: Reporter):
+        from tlstudio.core.lr_find import find_lr
+
+        learn = None
+        if self.weights is not None:
+            import torch
+
+            from tlstudio.core.training import prepare_learner
+
+            learn = prepare_learner(spec, config)
+            learn.model.load_state_dict(torch.load(self.weights, map_location="cpu", weights_only=True))
+        return find_lr(
+            spec, config, unfreeze_depth=config.unfreeze_depth, stage=self.stage, reporter=reporter, learn=learn,
+            **self.options,
+        )
+
+
 def _child_main(jobs, events, cancel, preload: bool) -> None:
     """Wait for one job, run it, exit. A prestarted child does the slow imports first."""
     _exit_with_parent()
@@ -119,6 +148,8 @@ def _run_job(events, cancel, spec, config, target, weights_path: str) -> None:
         result = (target or _train)(spec, config, _QueueReporter(events, cancel))
         if result is None:  # a target that produced no model (cancelled before one existed)
             events.put(("none", None))
+        elif not hasattr(result, "learn"):  # plain data (an LR finder result): as it is
+            events.put(("value", result))
         else:
             import torch
 
@@ -267,7 +298,8 @@ def run_in_process(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | 
 
     Uses the process `prestart()` readied, if any. `target(spec, config,
     reporter)` replaces `training.run` in the child; it must be picklable (a
-    module-level function). Returns None when the target returned None.
+    module-level function, or an instance such as `LrFindJob`). A result
+    without a learner comes back as it is; None when the target returned None.
     Raises `Cancelled` when the child was cancelled before it had a model, and
     `UserFacingError` (its message) when it failed."""
     reporter = reporter or NullReporter()
@@ -293,6 +325,8 @@ def run_in_process(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | 
 def _result(kind: str, payload, spec, config, weights: Path, reporter: Reporter):
     if kind == "none":
         return None
+    if kind == "value":
+        return payload
     if kind == "cancelled":
         raise Cancelled("cancelled before a model was built")
     if kind == "user_error":

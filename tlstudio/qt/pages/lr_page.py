@@ -4,9 +4,13 @@ Stage 1 probes the head with the body frozen and sets `head_lr`. Stage 2
 probes the model unfrozen to the depth chosen on the Model page and sets
 `base_lr`, the top of stage 2's discriminative slice; when a trained model
 exists, stage 2 starts from a copy of its weights (the trained learner itself
-is never touched), otherwise from a fresh learner.
+is never touched), otherwise from a fresh learner. Like training, the finder
+runs in a training process (`core.training_process`), not in the window's.
 """
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QIcon, QPixmap
@@ -22,8 +26,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from tlstudio.core.events import LrFindProgress, Message
+from tlstudio.core import training_process
+from tlstudio.core.events import LrFindProgress, Message, Progress
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
+from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.workers import TaskSlot
 from tlstudio.qt.widgets.lr_edit import LrEdit
 from tlstudio.qt.widgets.lr_plot import SUGGESTION_COLOURS, LrPlot, format_lr
@@ -32,18 +38,20 @@ REDRAW_MS = 100
 DEFAULT_SUGGESTION = "valley"  # fastai's default suggestion
 
 
-def lr_find_task(spec, config, stage, trained, options, reporter):
-    """Runs in the worker thread; the engine (and torch) load only here."""
-    from tlstudio.core import lr_find, training
+def lr_find_task(spec, config, stage, trained, options, reporter, wrap=None):
+    """Runs in the worker thread; the finder itself runs in a training process,
+    so it does not share the GIL with the window. Stage 2 starts from a copy of
+    the trained weights (the trained learner may be in use elsewhere).
+    `wrap(job)` may replace the child's target (it must stay picklable)."""
+    with tempfile.TemporaryDirectory(prefix="tlstudio-lr-") as tmp:
+        weights = None
+        if stage == 2 and trained is not None:
+            import torch
 
-    learn = None
-    if stage == 2 and trained is not None:
-        learn = training.prepare_learner(spec, config)
-        # A copy of the trained weights: the trained learner may be in use elsewhere.
-        learn.model.load_state_dict(trained.learn.model.state_dict())
-    return lr_find.find_lr(
-        spec, config, unfreeze_depth=config.unfreeze_depth, stage=stage, reporter=reporter, learn=learn, **options
-    )
+            weights = str(Path(tmp) / "trained.pth")
+            torch.save(trained.learn.model.state_dict(), weights)
+        job = training_process.LrFindJob(stage, dict(options), weights)
+        return training_process.run_in_process(spec, config, reporter, target=wrap(job) if wrap else job)
 
 
 def colour_icon(colour: str) -> QIcon:
@@ -57,7 +65,7 @@ def trained_model_fits(trained, spec, config) -> bool:
     return trained is not None and trained.spec is spec and trained.config.arch == config.arch
 
 
-class LrPage(Page):
+class LrPage(UsesTrainingProcess, Page):
     key = "lr"
     title = "Learning rate"
 
@@ -159,7 +167,11 @@ class LrPage(Page):
         return NEEDS_DATASET if self.state.dataset is None else None
 
     def shutdown(self) -> None:
+        self.release_training_process()
         self._slot.stop_and_wait()
+
+    def is_busy(self) -> bool:
+        return self.is_running()
 
     # -- stage -----------------------------------------------------------------
     def stage(self) -> int:
@@ -236,6 +248,8 @@ class LrPage(Page):
         self.stage1_radio.setEnabled(not running)
         self.stage2_radio.setEnabled(not running)
         self._update_suggestion_buttons()
+        if not running:
+            self.ready_training_process()  # for the next run
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, LrFindProgress):
@@ -243,6 +257,8 @@ class LrPage(Page):
             self._live[1].append(ev.loss)
             self.progress.setRange(0, ev.total)
             self.progress.setValue(ev.iteration)
+        elif isinstance(ev, Progress) and not self._live[0]:
+            self.status.setText(ev.message or ev.task)  # "Starting the training process…" and the like
         elif isinstance(ev, Message):
             self.state.status_message.emit(ev.text)
 

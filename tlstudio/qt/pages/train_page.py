@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from tlstudio.core import training_process  # no torch here: the child process loads it
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
+from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.workers import TaskSlot
 from tlstudio.qt.widgets.config_summary import ConfigSummary
 from tlstudio.qt.widgets.epoch_table import EpochTable
@@ -56,7 +57,7 @@ def ask_user(parent: QWidget, title: str, text: str) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
-class TrainPage(Page):
+class TrainPage(UsesTrainingProcess, Page):
     key = "train"
     title = "Train"
 
@@ -72,7 +73,6 @@ class TrainPage(Page):
         self._started_at = 0.0
         self._ticks = 0
         self._next_plot = 0  # index in TrainingCurves.PARTS of the plot to repaint next
-        self._closing = False
 
         self.summary = ConfigSummary()
         self.summary.options_changed.connect(self._options_changed)
@@ -138,18 +138,11 @@ class TrainPage(Page):
 
     def shutdown(self) -> None:
         """Stop a running run and wait for it (the learner stays consistent)."""
-        self._closing = True  # no new process from here on
+        self.release_training_process()
         self._slot.stop_and_wait()
-        training_process.discard_spare()
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        super().showEvent(event)
-        self._get_ready()
-
-    def _get_ready(self) -> None:
-        """Start the next run's process now, so Start does not wait for its imports."""
-        if self.isVisible() and self.state.dataset is not None and not self.is_training() and not self._closing:
-            training_process.prestart()
+    def is_busy(self) -> bool:
+        return self.is_training()
 
     def confirm_close(self) -> bool:
         """The window asks this before closing: True when it may close now."""
@@ -204,7 +197,7 @@ class TrainPage(Page):
         self.cancel_button.setEnabled(running)
         self.summary.set_editable(not running)
         if not running:
-            self._get_ready()  # for the next run
+            self.ready_training_process()  # for the next run
 
     # -- events (GUI thread; record only, the timer draws) ------------------------
     def _on_event(self, ev) -> None:
@@ -285,4 +278,4 @@ class TrainPage(Page):
             self.progress.reset({})
             self.progress.flush()
             self.result_label.setText("")
-            self._get_ready()
+            self.ready_training_process()
