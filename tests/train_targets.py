@@ -16,37 +16,24 @@ from tlstudio.core.events import BatchEnd, Cancelled, LrFindProgress, Message, S
 HOLD_LIMIT_S = 60.0
 
 
+def _wait_for_cancel(reporter) -> None:
+    deadline = time.monotonic() + HOLD_LIMIT_S
+    while not reporter.cancel_requested() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 class _Hold:
-    """Passes events on; after `stage`'s first batch it waits for a cancel, so
-    the cancel lands mid-stage however fast the run is."""
+    """Passes events on; after the first event `when(event)` accepts it waits
+    for a cancel, so the cancel lands there however fast the run is."""
 
-    def __init__(self, reporter, stage: int):
-        self.reporter, self.stage, self.held = reporter, stage, False
+    def __init__(self, reporter, when):
+        self.reporter, self.when, self.held = reporter, when, False
 
     def emit(self, ev) -> None:
         self.reporter.emit(ev)
-        if isinstance(ev, BatchEnd) and ev.stage == self.stage and not self.held:
+        if not self.held and self.when(ev):
             self.held = True
-            deadline = time.monotonic() + HOLD_LIMIT_S
-            while not self.reporter.cancel_requested() and time.monotonic() < deadline:
-                time.sleep(0.005)
-
-    def cancel_requested(self) -> bool:
-        return self.reporter.cancel_requested()
-
-
-class _HoldAtStep:
-    """Passes events on; after LR finder step `at` it waits for a cancel."""
-
-    def __init__(self, reporter, at: int):
-        self.reporter, self.at = reporter, at
-
-    def emit(self, ev) -> None:
-        self.reporter.emit(ev)
-        if isinstance(ev, LrFindProgress) and ev.iteration == self.at:
-            deadline = time.monotonic() + HOLD_LIMIT_S
-            while not self.reporter.cancel_requested() and time.monotonic() < deadline:
-                time.sleep(0.005)
+            _wait_for_cancel(self.reporter)
 
     def cancel_requested(self) -> bool:
         return self.reporter.cancel_requested()
@@ -59,7 +46,8 @@ class HoldLrFind:
         self.job, self.at = job, at
 
     def __call__(self, spec, config, reporter):
-        return self.job(spec, config, _HoldAtStep(reporter, self.at))
+        at = self.at
+        return self.job(spec, config, _Hold(reporter, lambda ev: isinstance(ev, LrFindProgress) and ev.iteration == at))
 
 
 class HoldInStage:
@@ -71,15 +59,14 @@ class HoldInStage:
     def __call__(self, spec, config, reporter):
         from tlstudio.core import training
 
-        return training.run(spec, config, _Hold(reporter, self.stage))
+        stage = self.stage
+        return training.run(spec, config, _Hold(reporter, lambda ev: isinstance(ev, BatchEnd) and ev.stage == stage))
 
 
 def until_cancelled(spec, config, reporter):
     """The engine's side of the contract minus the training: returns no model."""
     reporter.emit(StageStart(1, "Head only", 1, 100, 1, 5, (1e-3,)))
-    deadline = time.monotonic() + HOLD_LIMIT_S
-    while not reporter.cancel_requested() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_for_cancel(reporter)
     return None
 
 
@@ -115,9 +102,7 @@ class WritesPidThenWaits:
 def reports_pid(spec, config, reporter):
     """Says which process runs it, then waits to be cancelled; no model."""
     reporter.emit(Message("info", str(os.getpid())))
-    deadline = time.monotonic() + HOLD_LIMIT_S
-    while not reporter.cancel_requested() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_for_cancel(reporter)
     return None
 
 
