@@ -1,0 +1,101 @@
+"""How long Start waits: a run in a fresh training process against one in a
+process readied ahead (`training_process.prestart`), and the learner's rebuild.
+
+    .venv/bin/python bench/bench_train_start.py [--repeat 3] [--data resources/demo]
+
+(f) fresh: `run_in_process` with no ready process: spawn, import torch and
+    fastai, build the learner, then train;
+(r) ready: `prestart()` first, given `--ready-wait` seconds to import (what
+    the Train page does while it is shown), then the same run.
+Reported per run: seconds from the call to the first StageStart event (what
+the user waits for after Start), and seconds from the FitEnd event to the
+call's return (the window's process rebuilding the learner). The run itself
+is 1 head epoch on cached features, 32 px, no stage 2. Runs alternate f, r.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+class Clock:
+    """Reporter that notes when the first StageStart and the FitEnd arrive."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.first_stage = self.fit_end = None
+
+    def emit(self, ev) -> None:
+        from tlstudio.core.events import FitEnd, StageStart
+
+        now = time.perf_counter() - self.t0
+        if isinstance(ev, StageStart) and self.first_stage is None:
+            self.first_stage = now
+        elif isinstance(ev, FitEnd):
+            self.fit_end = now
+
+    def cancel_requested(self) -> bool:
+        return False
+
+
+def one_run(spec, config) -> tuple[float, float]:
+    from tlstudio.core.training_process import run_in_process
+
+    clock = Clock()
+    result = run_in_process(spec, config, clock)
+    done = time.perf_counter() - clock.t0
+    assert result.status == "completed", result.message
+    return clock.first_stage, done - clock.fit_end
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=REPO / "resources" / "demo")
+    parser.add_argument("--ready-wait", type=float, default=15.0, help="seconds the ready process gets to import")
+    args = parser.parse_args(argv)
+
+    from tlstudio.core import training_process
+    from tlstudio.core.config import AugmentConfig, TrainConfig
+    from tlstudio.core.dataset import scan
+
+    spec = scan(args.data)
+    config = TrainConfig(augment=AugmentConfig(size=32), freeze_epochs=1, epochs=0, device="cpu", seed=42)
+    print(f"{args.data}: {len(spec)} images")
+    one_run(spec, config)  # warm-up: this process imports fastai for the rebuild, the page cache fills
+    fresh, ready, rebuild = [], [], []
+    for i in range(args.repeat):
+        start, rb = one_run(spec, config)
+        fresh.append(start)
+        rebuild.append(rb)
+        print(f"[{i}] fresh: first stage after {start:.2f} s, rebuild {rb:.2f} s", flush=True)
+        training_process.prestart()
+        time.sleep(args.ready_wait)
+        start, rb = one_run(spec, config)
+        ready.append(start)
+        rebuild.append(rb)
+        print(f"[{i}] ready: first stage after {start:.2f} s, rebuild {rb:.2f} s", flush=True)
+
+    def runs(values):
+        return f"{statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print()
+    print("| date | machine | images | Start to first stage, fresh s | same, ready s | ready / fresh | rebuild s | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {date.today()} | {platform.machine()}, {os.cpu_count()} cores | {len(spec)} | {runs(fresh)} | {runs(ready)} | "
+          f"{statistics.median(ready) / statistics.median(fresh):.2f} | {runs(rebuild)} | {load:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
