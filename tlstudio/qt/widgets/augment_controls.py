@@ -33,7 +33,9 @@ FLOAT_FIELDS = {
     "min_scale": ("Min scale", 0.1, 1.0, 0.05, 2, "", "Below 1: random resized crop keeping at least this area"),
 }
 RESIZE_METHODS = {"crop": "Crop", "pad": "Pad (reflection)", "squish": "Squish"}
-NORMALIZATION = {"imagenet": "ImageNet mean/std", "none": "None (0–1 pixels)"}
+# "imagenet" normalises with the statistics the chosen architecture's weights
+# expect (ImageNet's for most; 0.5/0.5 for tf_efficientnet_lite0).
+NORMALIZATION = {"imagenet": "The model's mean/std", "none": "None (0–1 pixels)"}
 
 
 class AugmentControls(QWidget):
