@@ -1,9 +1,12 @@
 """Shared test setup: headless Qt, no network, isolated settings, no leaked threads."""
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import shutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -12,6 +15,10 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep torch from competing with itself on small CI machines.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# The app's data folder (the record of exported models) for the whole session,
+# never the user's own; module-scoped fixtures export before any per-test fixture runs.
+os.environ["TLSTUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="tlstudio-data-")
+atexit.register(shutil.rmtree, os.environ["TLSTUDIO_DATA_DIR"], ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "resources" / "demo"

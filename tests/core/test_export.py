@@ -159,11 +159,12 @@ def test_a_changed_model_file_is_refused(exported, tmp_path):
         load_model(copy)
 
 
-def test_a_pickle_without_sidecar_loads_only_when_trusted(exported, tmp_path):
+def test_a_pickle_from_another_machine_loads_only_when_trusted(exported, tmp_path, monkeypatch):
     report, _ = exported
+    monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "another-machine"))
     foreign = tmp_path / "foreign.pkl"
     foreign.write_bytes(report.path.read_bytes())
-    with pytest.raises(UntrustedModelError, match=r"foreign\.pkl: has no TL Studio sidecar"):
+    with pytest.raises(UntrustedModelError, match=r"foreign\.pkl: was not exported by TL Studio on this machine"):
         load_model(foreign)
     model = load_model(foreign, trust=True)
     assert model.metadata is None and model.classes == ["bag", "sneaker", "trouser"]

@@ -149,7 +149,7 @@ def test_waiting_for_a_busy_model_can_be_cancelled():
         pass
 
 
-def test_a_model_file_without_sidecar_loads_only_when_trusted(qtbot, trained_result, tmp_path, monkeypatch):
+def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, trained_result, tmp_path, monkeypatch):
     from tlstudio.core.export import export_model
     from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 
@@ -157,14 +157,16 @@ def test_a_model_file_without_sidecar_loads_only_when_trusted(qtbot, trained_res
     exported = export_model(trained_result.learn, tmp_path / "m.pkl", spec=spec, config=trained_result.config, verify=False)
     foreign = tmp_path / "elsewhere" / "m.pkl"
     foreign.parent.mkdir()
-    shutil.copyfile(exported.path, foreign)  # no sidecar: a pickle of unknown origin
+    shutil.copyfile(exported.path, foreign)
+    # Opened on another machine: this one's record of its own exports is not there.
+    monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "another-machine"))
     panel = ModelTryPanel()
     qtbot.addWidget(panel)
     questions = []
     monkeypatch.setattr(panel, "confirm_trust", lambda message: questions.append(message) or False)
     panel.open_model_file(foreign)
     qtbot.waitUntil(lambda: panel.status.text().startswith("Not loaded"), timeout=30_000)
-    assert len(questions) == 1 and "sidecar" in questions[0]
+    assert len(questions) == 1 and "not exported by TL Studio on this machine" in questions[0]
     assert panel.model is None and panel.model_path is None
 
     monkeypatch.setattr(panel, "confirm_trust", lambda message: True)

@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl that has no TL Studio sidecar (a pickle can run code: only files you trust)")
+                        help="load a .pkl this app did not export on this machine (a pickle can run code: only files you trust)")
     parser.set_defaults(run=run)
 
 

@@ -7,8 +7,10 @@ library versions and the sha256 of the model file. Both are written to a temp
 file in the target folder and moved into place with `os.replace`, so a crash
 never leaves a half-written model under the user's chosen name.
 
-Loading a pickle can run code: `load_model` opens files this app exported
-(the sidecar's sha256 must match) and other pickles only with `trust=True`.
+Loading a pickle can run code: `load_model` unpickles a file only when this
+app exported that very file on this machine (its sha256 is in the local
+record of core/trusted_files.py) or the caller passes `trust=True`. The
+sidecar never grants trust: whoever sends a pickle can forge it too.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import numpy as np
 from tlstudio import __version__
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.events import NullReporter, Progress
+from tlstudio.core.trusted_files import exported_here, remember_export
 
 FORMAT = "tlstudio-model"
 FORMAT_VERSION = 1
@@ -39,7 +42,7 @@ class ModelFileError(UserFacingError):
 
 
 class UntrustedModelError(ModelFileError):
-    """A pickle without our sidecar: loading it could run any code, so the user must say they trust it."""
+    """A pickle this app did not export on this machine: loading it could run any code, so the user must say they trust it."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ def export_model(learn, path, *, spec, config, metrics=None, verify=True, report
     reporter.emit(Progress("Exporting", 0, 3, f"writing {path.name}"))
     _atomic_write(path, lambda tmp: _export_pickle(learn, tmp))
     digest = sha256_file(path)
+    remember_export(digest, path)
 
     n_checked, max_diff, mismatches = 0, float("nan"), 0
     if verify:
@@ -239,22 +243,24 @@ def _probabilities(learn, frame) -> np.ndarray:
 
 
 def load_model(path, *, device: str = "cpu", trust: bool = False) -> LoadedModel:
-    """Load an exported model. With a TL Studio sidecar the file's sha256 must
-    match it; without one the file is unpickled only when `trust` is True
-    (UntrustedModelError otherwise). Anything that is not a fastai learner is
-    a clear ModelFileError."""
+    """Load an exported model. The file is unpickled only when this app
+    exported it on this machine or `trust` is True (UntrustedModelError
+    otherwise); a sidecar, which anyone can write, never decides that. A
+    sidecar whose sha256 disagrees with the file is a ModelFileError, and
+    anything that is not a fastai learner is a clear ModelFileError."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     metadata = _read_sidecar(path)
-    if metadata is None and not trust:
-        raise UntrustedModelError(
-            f"{path}: has no TL Studio sidecar ({sidecar_path(path).name}), so where it comes from is unknown; "
-            "loading a pickle can run code, so load it only if you trust its source"
-        )
-    if metadata is not None and metadata.get("sha256") and metadata["sha256"] != sha256_file(path):
+    digest = sha256_file(path)
+    if metadata is not None and metadata.get("sha256") and metadata["sha256"] != digest:
         raise ModelFileError(
             f"{path}: the file was changed after export (its sha256 does not match {sidecar_path(path).name})"
+        )
+    if not trust and not exported_here(digest):
+        raise UntrustedModelError(
+            f"{path}: was not exported by TL Studio on this machine, so where it comes from is unknown; "
+            "loading a pickle can run code, so load it only if you trust its source"
         )
     return LoadedModel(learn=_unpickle(path, device), path=path, metadata=metadata)
 

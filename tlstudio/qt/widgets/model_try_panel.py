@@ -1,9 +1,10 @@
 """Try a model file on new images: drop them (or pick them) and see the top
 predictions, each with its thumbnail, or the reason an image could not be read.
 
-The model is loaded from its file in a worker, once, then reused. A file
-without a TL Studio sidecar is a pickle of unknown origin, and unpickling can
-run code: it is loaded only after the user says they trust it.
+The model is loaded from its file in a worker, once, then reused. A pickle
+this app did not export on this machine is of unknown origin (a sidecar
+proves nothing: anyone can write one), and unpickling can run code: it is
+loaded only after the user says they trust it.
 """
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ class ModelTryPanel(QGroupBox):
             self.open_model_file(Path(path))
 
     def open_model_file(self, path: Path, trust: bool = False) -> None:
-        """Load `path` in a worker; a file without our sidecar asks for trust first."""
+        """Load `path` in a worker; a pickle this app did not export here asks for trust first."""
 
         def work(reporter):
             from tlstudio.core.export import UntrustedModelError, load_model
