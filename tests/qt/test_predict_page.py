@@ -135,6 +135,8 @@ def test_sort_by_confidence_and_threshold_filter(qtbot, page, model_file, labell
     assert len(above) + len(below) == len(probs) and above and below
     controls.threshold.setValue(100)
     assert page.table.shown_predictions() == [p for p in result.predictions if p.prob < 1.0]
+    controls.show_mode.setCurrentIndex(controls.show_mode.findText("At or above"))
+    assert page.table.shown_predictions() == [] and page.table.empty_text() == "No image matches this filter."
     controls.show_mode.setCurrentIndex(controls.show_mode.findText("All images"))
     assert page.table.shown_predictions() == result.predictions
 
@@ -144,8 +146,11 @@ def test_sort_by_confidence_and_threshold_filter(qtbot, page, model_file, labell
 
 
 def test_results_save_as_csv(qtbot, page, model_file, labelled, tmp_path):
-    page.take_paths([model_file, labelled])
+    page.take_paths([model_file])
+    page.take_paths([labelled])  # dropped while the model loads: predicted once it is there
+    assert page.status.text().startswith("Loading tiny.pkl: what was dropped is predicted once it is loaded")
     result = wait_result(qtbot, page)
+    assert page.model.path == model_file
     page.controls.top_k.setValue(2)
     target = tmp_path / "out" / "predictions.csv"
     target.parent.mkdir()
@@ -183,6 +188,7 @@ def test_the_model_in_memory_predicts_without_a_file(qtbot, page, state, trained
     from tlstudio.core.predict_batch import in_memory_model
 
     assert not page.memory_button.isEnabled() and page.model is None
+    assert page.table.empty_text().startswith("No predictions yet") and not page.save_button.isEnabled()
     assert drop(page, [labelled])
     assert page.status.text().startswith("Open a model file first")
     state.set_training(trained_result)  # the dropped folder is predicted as soon as there is a model
@@ -221,6 +227,11 @@ def test_a_foreign_pickle_asks_for_trust_and_loads_nothing_on_no(qtbot, page, mo
 def test_predicting_can_be_cancelled_and_keeps_what_was_done(qtbot, page, model_file, trained_result, tmp_path):
     from tlstudio.core.predict_batch import CHUNK
 
+    page.open_model_file(model_file)
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)  # loading stops, no model
+    assert page.status.text() == "Not loaded: loading tiny.pkl was cancelled." and not page.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)
+    assert page.model is None
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(CHUNK * 8):
@@ -265,8 +276,11 @@ def test_screenshots_show_nothing_clipped(qtbot, main_window, model_file, labell
     chrome = QSize(main_window.width() - main_window.stack.width(), main_window.height() - main_window.stack.height())
     room = size - chrome
     assert page.minimumSizeHint().width() <= room.width() and page.minimumSizeHint().height() <= room.height()
+    page.grab().save(str(artifacts_dir / f"predict_page_empty_{size.width()}x{size.height()}.png"))
     page.take_paths([model_file, labelled])
     wait_result(qtbot, page)
+    if size == main_window.size():
+        main_window.grab().save(str(artifacts_dir / "predict_window_1200x800.png"))
     # Another page may hold the whole window wider than `size`; this page is shown at its share of it.
     main_window.stack.setCurrentIndex(0)
     page.setParent(None)

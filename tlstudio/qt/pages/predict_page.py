@@ -53,6 +53,7 @@ class PredictPage(Page):
         self.model_in_memory = False
         self.sources: list[Path] = []  # the images and folders last given, predicted again with a new model
         self.result = None  # core.predict_batch.BatchResult
+        self.loading: Path | None = None  # the model file being loaded
         self.slot = TaskSlot(self)
         self.setAcceptDrops(True)
         self._build()
@@ -147,6 +148,7 @@ class PredictPage(Page):
         if training is None:
             return
         self.slot.cancel()
+        self.loading = None
         self._set_model(in_memory_model(training.learn), in_memory=True)
 
     def _set_model(self, model, in_memory: bool) -> None:
@@ -187,12 +189,14 @@ class PredictPage(Page):
             except UntrustedModelError as exc:
                 return exc  # the GUI thread asks the user, then loads again
 
+        self.loading = path
         self.status.setText(f"Loading {path.name}…")
         self.progress.setRange(0, 0)
         self._set_running(True)
         self.slot.start(work, name="load model", on_success=lambda result: self._on_loaded(path, result), on_failure=self._on_failed)
 
     def _on_loaded(self, path: Path, result) -> None:
+        self.loading = None
         self._set_running(False)
         if isinstance(result, Exception):
             if self.confirm_trust(str(result)):
@@ -243,6 +247,9 @@ class PredictPage(Page):
     def predict(self, paths) -> None:
         self.sources = [Path(p) for p in paths]
         model = self.model
+        if self.loading is not None:
+            self.status.setText(f"Loading {self.loading.name}: what was dropped is predicted once it is loaded…")
+            return
         if model is None:
             self.status.setText(f"Open a model file first: the {len(self.sources)} item(s) dropped are predicted once it is loaded.")
             return
@@ -269,7 +276,14 @@ class PredictPage(Page):
         )
 
     def cancel(self) -> None:
-        self.slot.request_cancel()
+        """Stops loading (the model stays as it was) or predicting (what was predicted is kept)."""
+        if self.loading is None:
+            self.slot.request_cancel()
+            return
+        self.slot.cancel()
+        self.status.setText(f"Not loaded: loading {self.loading.name} was cancelled.")
+        self.loading = None
+        self._set_running(False)
 
     def _on_progress(self, event) -> None:
         total, done = getattr(event, "total", 0), getattr(event, "done", 0)
@@ -293,6 +307,7 @@ class PredictPage(Page):
             self.status.setText("")
 
     def _on_failed(self, message: str) -> None:
+        self.loading = None
         self._set_running(False)
         self.status.setText(f"Failed: {message}")
 

@@ -123,6 +123,24 @@ class PredictionTable(QTableView):
     def shown_predictions(self) -> list:
         return [self.proxy.index(r, 0).data(PREDICTION_ROLE) for r in range(self.proxy.rowCount())]
 
+    def empty_text(self) -> str:
+        """What the empty table says: why there is nothing to show ('' when rows are shown)."""
+        if self.proxy.rowCount():
+            return ""
+        if self.source.rowCount():
+            return "No image matches this filter."
+        return "No predictions yet: drop images or a folder of images on this page."
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().paintEvent(event)
+        text = self.empty_text()
+        if text:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12), flags, text)
+            painter.end()
+
     def _fit_rows(self) -> None:
         rows = self.verticalHeader()
         rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
