@@ -267,8 +267,8 @@ def test_the_window_gives_drops_to_the_predict_page_not_to_a_dataset(qtbot, main
 
 @pytest.mark.parametrize("size", [QSize(1200, 800), QSize(1024, 700)])
 def test_screenshots_show_nothing_clipped(qtbot, main_window, model_file, labelled, artifacts_dir, size):
-    """The page at the room it has in a window of `size`, with a labelled folder predicted."""
-    page = main_window.pages["predict"]
+    """The page at the room it has in a window of `size`, empty and with a labelled folder predicted."""
+    page, host = main_window.pages["predict"], main_window.hosts["predict"]
     main_window.show_page("predict")
     main_window.resize(1200, 800)
     main_window.show()
@@ -276,23 +276,19 @@ def test_screenshots_show_nothing_clipped(qtbot, main_window, model_file, labell
     chrome = QSize(main_window.width() - main_window.stack.width(), main_window.height() - main_window.stack.height())
     room = size - chrome
     assert page.minimumSizeHint().width() <= room.width() and page.minimumSizeHint().height() <= room.height()
-    page.grab().save(str(artifacts_dir / f"predict_page_empty_{size.width()}x{size.height()}.png"))
-    page.take_paths([model_file, labelled])
-    wait_result(qtbot, page)
-    if size == main_window.size():
-        main_window.grab().save(str(artifacts_dir / "predict_window_1200x800.png"))
     # Another page may hold the whole window wider than `size`; this page is shown at its share of it.
-    main_window.stack.setCurrentIndex(0)
     page.setParent(None)
     page.resize(room)
     page.show()
     qtbot.waitExposed(page)
+    name = f"predict_page_{size.width()}x{size.height()}"
+    page.grab().save(str(artifacts_dir / f"{name}_empty.png"))
+    page.take_paths([model_file, labelled])
+    wait_result(qtbot, page)
     qtbot.waitUntil(lambda: page.table.source.loader.pending == 0, timeout=10_000)
     qtbot.wait(100)
-    name = f"predict_page_{size.width()}x{size.height()}"
-    page.grab().save(str(artifacts_dir / f"{name}.png"))
     assert page.table.horizontalScrollBar().maximum() == 0  # no sideways scrolling
-    for tab in range(2):
+    for tab in range(3):
         page.results.tabs.setCurrentIndex(tab)
         qtbot.wait(50)
         page.grab().save(str(artifacts_dir / f"{name}_tab{tab}.png"))
@@ -301,4 +297,9 @@ def test_screenshots_show_nothing_clipped(qtbot, main_window, model_file, labell
                 assert label.width() >= label.sizeHint().width(), f"clipped: {label.text()!r}"
             if label.isVisible() and label.wordWrap():
                 assert label.height() >= label.heightForWidth(label.width()), f"cut off: {label.text()!r}"
-    main_window.hosts["predict"].addWidget(page)  # back, so the window shuts it down
+    page.results.tabs.setCurrentIndex(0)
+    host.addWidget(page)  # back in the window, which shuts it down
+    host.setCurrentWidget(page)
+    if size == main_window.size():
+        qtbot.wait(100)
+        main_window.grab().save(str(artifacts_dir / f"predict_window_{size.width()}x{size.height()}.png"))
