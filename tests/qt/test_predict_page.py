@@ -259,7 +259,7 @@ def test_the_window_gives_drops_to_the_predict_page_not_to_a_dataset(qtbot, main
     with qtbot.assertNotEmitted(main_window.state.dataset_changed, wait=300):
         assert drop(main_window, [model_file])  # on the window itself, e.g. its sidebar
         qtbot.waitUntil(lambda: page.model is not None, timeout=30_000)
-        assert drop(page, [labelled])
+        assert drop(main_window, [labelled])  # a folder with class folders: a dataset on any other page
         wait_result(qtbot, page)
     assert main_window.state.dataset is None and not main_window.data_page.is_scanning()
     assert len(page.result.predictions) == len(list(labelled.rglob("*.png")))
