@@ -136,9 +136,10 @@ class PredictPage(Page):
     # -- which model --------------------------------------------------------------
     def _on_training_changed(self, result) -> None:
         self.memory_button.setEnabled(result is not None)
-        if self.model_in_memory:
+        if self.model_in_memory:  # that learner is gone or replaced: nothing may predict with it now
             self.slot.cancel()
             self.model, self.model_in_memory = None, False
+            self._set_running(False)
             self._show_model()
         if result is not None and self.model is None and not self.slot.is_running():
             self.use_trained_model()
@@ -251,7 +252,7 @@ class PredictPage(Page):
             self.status.setText(f"Loading {self.loading.name}: what was dropped is predicted once it is loaded…")
             return
         if model is None:
-            self.status.setText(f"Open a model file first: the {len(self.sources)} item(s) dropped are predicted once it is loaded.")
+            self.status.setText("Open a model file first: what was dropped is predicted once one is loaded.")
             return
         sources, learn = list(self.sources), model.learn if self.model_in_memory else None
 
@@ -286,12 +287,10 @@ class PredictPage(Page):
         self._set_running(False)
 
     def _on_progress(self, event) -> None:
-        total, done = getattr(event, "total", 0), getattr(event, "done", 0)
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-        if getattr(event, "message", ""):
-            self.status.setText(f"Predicting: {event.message}…" if total else f"{event.message[:1].upper()}{event.message[1:]}…")
+        if getattr(event, "total", 0):  # "finding images" has no total yet: the status already says so
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            self.status.setText(f"Predicting {event.message}…")
 
     def _on_predicted(self, result) -> None:
         self._set_running(False)
