@@ -144,6 +144,14 @@ def test_sort_by_confidence_and_threshold_filter(qtbot, page, model_file, labell
     assert page.table.model().headerData(1, Qt.Orientation.Horizontal) == "Top 2 (probability)"
     assert page.table.verticalHeader().defaultSectionSize() >= 64
 
+    first = result.predictions[0]
+    page.table.doubleClicked.emit(page.table.model().index(0, 0))  # a larger view of the image
+    (viewer,) = page.table.viewers
+    assert viewer.isVisible() and viewer.windowTitle() == first.path.name
+    caption = f"{first.top_k[0][0]} {first.top_k[0][1]:.1%}   {first.top_k[1][0]} {first.top_k[1][1]:.1%}"
+    assert any(label.text().startswith(caption) for label in viewer.findChildren(QLabel))
+    viewer.close()
+
 
 def test_results_save_as_csv(qtbot, page, model_file, labelled, tmp_path):
     page.take_paths([model_file])

@@ -3,6 +3,7 @@ probability bar, and the true class when the image's folder names it.
 
 Each ranked class gets a line of its own, so nothing is cut off or scrolls
 sideways however many classes are shown; the table only scrolls down.
+Double-clicking a row opens the image larger, in a window of its own.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView, QWidget
 
+from tlstudio.qt.widgets.image_results_gallery import GalleryEntry, ImageViewer
 from tlstudio.qt.widgets.prediction_table_model import (
     ACTUAL,
     IMAGE,
@@ -95,6 +97,8 @@ class PredictionTable(QTableView):
         header.setSectionResizeMode(ACTUAL, QHeaderView.ResizeMode.ResizeToContents)
         self.setColumnWidth(IMAGE, 200)
         self._thumb = thumb_size
+        self.viewers: list[ImageViewer] = []  # open larger views, kept referenced while shown
+        self.doubleClicked.connect(self._open_row)
         self._fit_rows()
 
     def set_predictions(self, predictions, truth) -> None:
@@ -140,6 +144,14 @@ class PredictionTable(QTableView):
             flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
             painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12), flags, text)
             painter.end()
+
+    def _open_row(self, index) -> None:
+        pred = index.data(PREDICTION_ROLE)
+        caption = pred.error or "   ".join(f"{label} {p:.1%}" for label, p in pred.top_k[: self.source.top_k])
+        self.viewers = [v for v in self.viewers if v.isVisible()]
+        viewer = ImageViewer(GalleryEntry(pred.path, caption), self.window())
+        self.viewers.append(viewer)
+        viewer.show()
 
     def _fit_rows(self) -> None:
         rows = self.verticalHeader()
