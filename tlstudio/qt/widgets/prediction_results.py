@@ -70,7 +70,11 @@ class PredictionResults(QWidget):
             self.accuracy_label.setText("")
         else:
             self.matrix.set_matrix(score.classes, score.confusion)
-            self.accuracy_label.setText(f"{accuracy_text(score)}. Rows: the class its folder names; columns: the predicted class.")
+            folders = ", ".join(p.name for p in result.inputs.labelled_folders)
+            self.accuracy_label.setText(
+                f"{accuracy_text(score)} (labelled by the class folders in {folders}). "
+                "Rows: the class its folder names; columns: the predicted class."
+            )
         self.summary.setText(summary_text(result))
 
     def shutdown(self) -> None:
