@@ -105,6 +105,17 @@ def test_a_dropped_model_file_predicts_a_dropped_labelled_folder(qtbot, page, mo
     actual = [page.table.model().index(r, 2).data() for r in range(len(images))]
     assert actual == [f"{p.path.parent.name}  {'✔' if p.label == p.path.parent.name else '✘'}" for p in result.predictions]
 
+    # A matrix cell shows its images, and only those.
+    i, j = np.unravel_index(np.argmax(expected), expected.shape)
+    page.results.tabs.setCurrentIndex(1)
+    page.results.matrix.cell_clicked.emit(int(i), int(j))
+    assert page.results.tabs.currentIndex() == 0 and page.results.all_button.isVisible()
+    in_cell = [p for p in result.predictions if (p.path.parent.name, p.label) == (classes[i], classes[j])]
+    assert page.table.shown_predictions() == in_cell and len(in_cell) == expected[i, j]
+    assert page.results.cell_label.text() == f"Showing the images of class <b>{classes[i]}</b> predicted as <b>{classes[j]}</b>"
+    qtbot.mouseClick(page.results.all_button, Qt.MouseButton.LeftButton)
+    assert page.table.shown_predictions() == result.predictions and not page.results.all_button.isVisible()
+
     # The file that is no image is named, with its folder, and nothing else happened to it.
     assert page.results.tabs.tabText(2) == "Skipped (1)"
     assert [page.results.skipped_list.item(i).text() for i in range(page.results.skipped_list.count())] == [
@@ -299,10 +310,14 @@ def test_screenshots_show_nothing_clipped(qtbot, main_window, model_file, labell
     qtbot.waitUntil(lambda: page.table.source.loader.pending == 0, timeout=10_000)
     qtbot.wait(100)
     assert page.table.horizontalScrollBar().maximum() == 0  # no sideways scrolling
-    for tab in range(3):
-        page.results.tabs.setCurrentIndex(tab)
+    views = [f"tab{tab}" for tab in range(3)] + ["cell"]
+    for tab, view in enumerate(views):
+        if view == "cell":  # a matrix cell's images
+            page.results.matrix.cell_clicked.emit(0, 1)
+        else:
+            page.results.tabs.setCurrentIndex(tab)
         qtbot.wait(50)
-        page.grab().save(str(artifacts_dir / f"{name}_tab{tab}.png"))
+        page.grab().save(str(artifacts_dir / f"{name}_{view}.png"))
         for label in page.findChildren(QLabel):
             if label.isVisible() and label.text() and not label.wordWrap():
                 assert label.width() >= label.sizeHint().width(), f"clipped: {label.text()!r}"

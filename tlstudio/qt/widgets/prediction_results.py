@@ -1,9 +1,10 @@
 """What one batch of predictions gave: a one-line summary over three tabs: the
 predictions, the accuracy with its confusion matrix (labelled folders only),
-and every dropped file that was no image, each named with why."""
+and every dropped file that was no image, each named with why. Clicking a
+matrix cell shows that cell's images in the predictions tab."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from tlstudio.qt.widgets.confusion_matrix_view import ConfusionMatrixView
 from tlstudio.qt.widgets.prediction_table import PredictionTable
@@ -35,15 +36,27 @@ class PredictionResults(QWidget):
         super().__init__(parent)
         self.summary = QLabel("", wordWrap=True)
         self.table = PredictionTable()
+        self.cell_label = QLabel("", wordWrap=True)
+        self.all_button = QPushButton("Show all")
+        self.all_button.clicked.connect(lambda: self.show_cell(None))
+        cell_row = QHBoxLayout()
+        cell_row.addWidget(self.cell_label, 1)
+        cell_row.addWidget(self.all_button)
+        predictions_tab = QWidget()
+        predictions_layout = QVBoxLayout(predictions_tab)
+        predictions_layout.setContentsMargins(0, 0, 0, 0)
+        predictions_layout.addLayout(cell_row)
+        predictions_layout.addWidget(self.table, 1)
         self.accuracy_label = QLabel("", wordWrap=True)
         self.matrix = ConfusionMatrixView()
+        self.matrix.cell_clicked.connect(lambda i, j: self.show_cell((self.matrix.classes[i], self.matrix.classes[j])))
         accuracy_tab = QWidget()
         accuracy_layout = QVBoxLayout(accuracy_tab)
         accuracy_layout.addWidget(self.accuracy_label)
         accuracy_layout.addWidget(self.matrix, 1)
         self.skipped_list = QListWidget()
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.table, "Predictions")
+        self.tabs.addTab(predictions_tab, "Predictions")
         self.tabs.addTab(accuracy_tab, "Accuracy")
         self.tabs.addTab(self.skipped_list, "Skipped")
         layout = QVBoxLayout(self)
@@ -52,8 +65,18 @@ class PredictionResults(QWidget):
         layout.addWidget(self.tabs, 1)
         self.show_result(None)
 
+    def show_cell(self, cell: tuple[str, str] | None) -> None:
+        """Only the images whose folder names `cell[0]` and that were predicted `cell[1]`; all when None."""
+        self.table.set_cell(cell)
+        self.cell_label.setVisible(cell is not None)
+        self.all_button.setVisible(cell is not None)
+        if cell is not None:
+            self.cell_label.setText(f"Showing the images of class <b>{cell[0]}</b> predicted as <b>{cell[1]}</b>")
+            self.tabs.setCurrentIndex(PREDICTIONS_TAB)
+
     def show_result(self, result) -> None:
         """Draws a core.predict_batch.BatchResult, or nothing (None)."""
+        self.show_cell(None)
         self.table.set_predictions(result.predictions if result else [], result.inputs.truth if result else {})
         skipped = result.inputs.skipped if result else []
         self.skipped_list.clear()

@@ -117,6 +117,10 @@ class PredictionTable(QTableView):
     def set_filter(self, mode: str, threshold: float) -> None:
         self.proxy.set_filter(mode, threshold)
 
+    def set_cell(self, cell: tuple[str, str] | None) -> None:
+        """Only the images of one confusion-matrix cell (actual, predicted), or all again (None)."""
+        self.proxy.set_cell(cell)
+
     def sort_by_confidence(self, order: Qt.SortOrder | None) -> None:
         """Most or least confident first, or back to the order the images were given in (None)."""
         if order is None:

@@ -133,14 +133,22 @@ class PredictionTableModel(QAbstractTableModel):
 
 
 class PredictionFilter(QSortFilterProxyModel):
-    """Sorts by SORT_ROLE; shows all rows, or those at or above / below the threshold.
+    """Sorts by SORT_ROLE; shows all rows, or those at or above / below the threshold,
+    and optionally only one confusion-matrix cell (actual class, predicted class).
     A row without a prediction (its image could not be read) shows only under "all"."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.mode = SHOW_ALL
         self.threshold = 0.5
+        self.cell: tuple[str, str] | None = None
         self.setSortRole(SORT_ROLE)
+
+    def set_cell(self, cell: tuple[str, str] | None) -> None:
+        if cell != self.cell:
+            self.beginFilterChange()
+            self.cell = cell
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_filter(self, mode: str, threshold: float) -> None:
         if (mode, threshold) != (self.mode, self.threshold):
@@ -149,9 +157,13 @@ class PredictionFilter(QSortFilterProxyModel):
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:  # noqa: N802 (Qt name)
+        source = self.sourceModel()
+        pred = source.predictions[source_row]
+        if self.cell is not None and (source.truth.get(Path(pred.path)), pred.label) != self.cell:
+            return False
         if self.mode == SHOW_ALL:
             return True
-        prob = self.sourceModel().predictions[source_row].prob
+        prob = pred.prob
         if prob is None:
             return False
         return prob >= self.threshold if self.mode == SHOW_AT_LEAST else prob < self.threshold
