@@ -269,6 +269,15 @@ def test_predicting_can_be_cancelled_and_keeps_what_was_done(qtbot, page, model_
     assert page.status.text() == f"Cancelled: {len(result.predictions)} of {CHUNK * 8} images predicted."
     assert not page.cancel_button.isVisible() and page.table.model().rowCount() == len(result.predictions)
 
+    # A new drop while predicting replaces the run: only its own results arrive.
+    page.take_paths([folder])
+    qtbot.waitUntil(lambda: page.progress.value() >= CHUNK, timeout=60_000)
+    page.take_paths([trained_result.spec.items[0]])
+    last = wait_result(qtbot, page, previous=result)
+    assert [p.path for p in last.predictions] == [trained_result.spec.items[0]] and not last.cancelled
+    qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=60_000)
+    assert page.result is last
+
 
 def test_the_window_gives_drops_to_the_predict_page_not_to_a_dataset(qtbot, main_window, model_file, labelled):
     page = main_window.pages["predict"]

@@ -254,14 +254,14 @@ class PredictPage(Page):
         if model is None:
             self.status.setText("Open a model file first: what was dropped is predicted once one is loaded.")
             return
-        sources, learn = list(self.sources), model.learn if self.model_in_memory else None
+        sources = list(self.sources)
 
         def work(reporter):
             from tlstudio.core.predict_batch import run_batch
 
-            if learn is None:
-                return run_batch(model, sources, reporter=reporter)
-            with using_learner(learn, reporter):  # the trained learner is shared with other pages
+            # A Learner is not thread-safe: a superseded run may still be finishing its chunk,
+            # and the trained learner in memory is shared with other pages.
+            with using_learner(model.learn, reporter):
                 return run_batch(model, sources, reporter=reporter)
 
         self.status.setText("Finding images…")
