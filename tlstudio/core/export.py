@@ -121,8 +121,8 @@ def export_model(learn, path, *, spec=None, config=None, metrics=None, metadata=
     fmt = format_of(path)
     meta = describe(metadata) if metadata is not None else model_metadata(learn, spec=spec, config=config, metrics=metrics)
     n_params = sum(p.numel() for p in learn.model.parameters())
-    path.parent.mkdir(parents=True, exist_ok=True)
     check_target(path, needed_bytes=estimated_bytes(n_params), overwrite=overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
     images = _verification_images(spec, images) if verify else []
     steps = 4
     with target_lock(path), staging_folder(path) as stage:
