@@ -81,3 +81,14 @@ def test_export_refuses_an_onnx_source(trained_result, tmp_path, capsys):
     assert main(["export", str(onnx), str(tmp_path / "m.tlsmodel")]) == 2
     assert "convert from a .tlsmodel or .pkl" in capsys.readouterr().err
     assert not (tmp_path / "m.tlsmodel").exists()
+
+
+def test_evaluate_a_tlsmodel(trained_result, tmp_path, capsys):
+    from tlstudio.cli import main
+    from tlstudio.core.export import export_model
+
+    model = export_model(trained_result.learn, tmp_path / "m.tlsmodel", spec=trained_result.spec,
+                         config=trained_result.config, verify=False).path
+    assert main(["evaluate", str(model), str(trained_result.spec.root)]) == 0
+    out = capsys.readouterr().out
+    assert "on the valid split: 12 images" in out and "macro avg" in out

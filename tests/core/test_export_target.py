@@ -66,3 +66,25 @@ def test_a_stale_lock_is_taken_over(tmp_path):
     with target_lock(target):
         assert lock_path(target).read_text() == str(os.getpid())
     assert not lock_path(target).exists()
+
+
+def test_a_disk_filling_up_mid_write_leaves_the_old_file_and_names_another_path(trained_result, tmp_path, monkeypatch):
+    import errno
+
+    from tlstudio.core import export
+    from tlstudio.core.export import export_model
+
+    target = tmp_path / "model.tlsmodel"
+    target.write_bytes(b"the previous model")
+
+    def full_disk(fmt, learn, staged, meta):
+        staged.write_bytes(b"half a model")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(export, "write_model", full_disk)
+    with pytest.raises(ExportTargetError) as info:
+        export_model(trained_result.learn, target, spec=trained_result.spec, config=trained_result.config, overwrite=True)
+    assert f"{target}: could not be written (No space left on device)" in str(info.value)
+    assert info.value.suggestion == models_folder() / "model.tlsmodel"
+    assert target.read_bytes() == b"the previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tlsmodel"], "no staging folder or lock left"

@@ -28,7 +28,15 @@ import numpy as np
 
 from tlstudio.core.events import Cancelled, NullReporter, Progress
 from tlstudio.core.export_formats import NEEDS_STANDALONE, file_facts, write_model, write_standalone
-from tlstudio.core.export_target import check_target, estimated_bytes, move_into_place, staging_folder, target_lock
+from tlstudio.core.export_target import (
+    ExportTargetError,
+    another_path,
+    check_target,
+    estimated_bytes,
+    move_into_place,
+    staging_folder,
+    target_lock,
+)
 from tlstudio.core.export_verify import VERIFY_MAX_ITEMS, Verification, verify_file
 from tlstudio.core.model_meta import (  # noqa: F401  (the names callers import from here)
     FORMAT,
@@ -121,9 +129,18 @@ def export_model(learn, path, *, spec=None, config=None, metrics=None, metadata=
     fmt = format_of(path)
     meta = describe(metadata) if metadata is not None else model_metadata(learn, spec=spec, config=config, metrics=metrics)
     n_params = sum(p.numel() for p in learn.model.parameters())
-    check_target(path, needed_bytes=estimated_bytes(n_params), overwrite=overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    needed = estimated_bytes(n_params)
+    check_target(path, needed_bytes=needed, overwrite=overwrite)
     images = _verification_images(spec, images) if verify else []
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _export_unit(learn, path, fmt, meta, images, verify, overwrite, reporter)
+    except OSError as exc:  # a full disk or a vanished folder mid-write: nothing was moved into place
+        raise ExportTargetError(f"{path}: could not be written ({exc.strerror or exc})", another_path(path, needed)) from exc
+
+
+def _export_unit(learn, path: Path, fmt: str, meta: dict, images, verify: bool, overwrite: bool, reporter) -> ExportReport:
+    """Lock, stage, write, verify, move into place."""
     steps = 4
     with target_lock(path), staging_folder(path) as stage:
         check_target(path, needed_bytes=0, overwrite=overwrite)  # again, now that no other export can write it

@@ -61,7 +61,8 @@ def _writable(folder: Path) -> str | None:
     return None
 
 
-def _suggestion(path: Path, needed: int) -> Path | None:
+def another_path(path: Path, needed: int) -> Path | None:
+    """Where the model could go instead: the app's data folder, when it is another folder with room."""
     folder = models_folder()
     if folder == path.parent or _writable(folder) or _free(folder) < needed:
         return None
@@ -81,18 +82,18 @@ def check_target(path, *, needed_bytes: int, overwrite: bool) -> Path:
     format_of(path)
     needed = max(int(needed_bytes), MIN_FREE)
     if path.is_dir():
-        raise ExportTargetError(f"{path}: is a folder, not a file name", _suggestion(path, needed))
+        raise ExportTargetError(f"{path}: is a folder, not a file name", another_path(path, needed))
     if path.exists() and not overwrite:
         raise ExportTargetError(f"{path}: already exists (choose to replace it, or pass --force)")
     why = _writable(path.parent)
     if why:
-        raise ExportTargetError(f"{path}: cannot be written: {why}", _suggestion(path, needed))
+        raise ExportTargetError(f"{path}: cannot be written: {why}", another_path(path, needed))
     free = _free(path.parent)
     if free < needed:
         raise ExportTargetError(
             f"{path}: not enough room: the model needs about {needed / 1e6:.0f} MB and "
             f"{_existing_ancestor(path.parent)} has {free / 1e6:.0f} MB free",
-            _suggestion(path, needed),
+            another_path(path, needed),
         )
     return path
 

@@ -1,7 +1,7 @@
 """What every model file says about itself: formats, errors, the description (model.json / sidecar).
 
-Leaf of the model-file modules: the writers, the loader and the verifier all
-import from here, and this imports nothing of theirs.
+The writers, the loader and the verifier all import from here; this imports
+none of them (only standalone_predict, which imports nothing of the app).
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 
 from tlstudio import __version__
 from tlstudio.core.errors import UserFacingError
+# predict.py (standalone_predict) must run without the app, so these two live there and the app uses them.
+from tlstudio.core.standalone_predict import sha256_file, sidecar_path  # noqa: F401
 
 FORMAT = "tlstudio-model"
 FORMAT_VERSION = 2
@@ -41,20 +43,6 @@ def format_of(path) -> str:
         raise ModelFileError(
             f"{path}: not a model file this app knows (use one of {', '.join(FORMATS)})"
         ) from None
-
-
-def sidecar_path(path) -> Path:
-    """`model.onnx` -> `model.onnx.json`: one sidecar per file, so four formats can share a stem."""
-    path = Path(path)
-    return path.with_name(path.name + ".json")
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def dataset_fingerprint(spec) -> str:

@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+# This file is copied beside exported models and imports nothing of TL Studio.
 IMAGE_SUFFIXES = {".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"}
 BATCH = 32
 
 
 def sidecar_path(model_path) -> Path:
+    """`model.onnx` -> `model.onnx.json`: one sidecar per file, so four formats can share a stem."""
     model_path = Path(model_path)
     return model_path.with_name(model_path.name + ".json")
 
