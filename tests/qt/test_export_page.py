@@ -177,7 +177,7 @@ def test_drop_zone_takes_only_images(qtbot, tmp_path):
     assert [p.name for p in got.args[0]] == ["a.jpg", "b.png"]
 
 
-def test_export_to_an_impossible_path_says_why_and_offers_another(qtbot, page, tmp_path):
+def test_export_to_an_impossible_path_says_why_and_offers_another(qtbot, page, tmp_path, artifacts_dir):
     from tlstudio.core.export_target import models_folder
 
     blocker = tmp_path / "a-file"
@@ -189,6 +189,7 @@ def test_export_to_an_impossible_path_says_why_and_offers_another(qtbot, page, t
     assert page.report is None and not page.try_panel.pick_button.isEnabled()
     assert page.state.training is not None, "the model stays in memory"
     assert page.use_suggestion_button.isVisibleTo(page)
+    page.grab().save(str(artifacts_dir / "export_page_target_error.png"))
     qtbot.mouseClick(page.use_suggestion_button, Qt.MouseButton.LeftButton)
     assert page.path_edit.text() == str(models_folder() / "model.tlsmodel")
 

@@ -325,7 +325,7 @@ class ExportPage(Page):
     def _on_exported(self, report) -> None:
         self._set_exporting(False)
         if isinstance(report, Exception):
-            self._show_status(f"Not exported: {report} The model is still here: choose another path and export again.",
+            self._show_status(f"Not exported: {report}. The model is still here: choose another path and export again.",
                               getattr(report, "suggestion", None))
             return
         self.report = report
