@@ -39,7 +39,7 @@ def test_train_prints_the_epoch_table_and_exports_a_verified_model(trained):
     assert "train_loss" in run.stdout and "valid_loss" in run.stdout and "accuracy" in run.stdout
     assert "Completed 2 epochs" in run.stderr and "exported and verified" in run.stderr
     assert "Traceback" not in run.stderr
-    meta = json.loads(model.with_suffix(".json").read_text())
+    meta = json.loads(model.with_name(model.name + ".json").read_text())
     assert meta["classes"] == ["bag", "sneaker", "trouser"] and meta["input_size"] == 32
     assert meta["verification"]["verified"] is True
 
@@ -108,7 +108,7 @@ def test_ctrl_c_keeps_the_last_epoch_and_still_exports(tiny_spec, tmp_path):
     kept = rows[-1][0]  # the last completed epoch, named as the table printed it
     assert f"kept epoch {kept} (" in err
     assert f"Model (epoch {kept}) exported and verified" in err
-    assert model.is_file() and json.loads(model.with_suffix(".json").read_text())["verification"]["verified"]
+    assert model.is_file() and json.loads(model.with_name(model.name + ".json").read_text())["verification"]["verified"]
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tlstudio.core.export import FORMAT, UntrustedModelError, load_model, sha256_file
+from tlstudio.core.export import FORMAT, UntrustedModelError, load_model, sha256_file, sidecar_path
 from tlstudio.core.trusted_files import exported_here, record_path, remember_export
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def booby_trapped_model(folder: Path) -> tuple[Path, Path]:
     model = folder / "model.pkl"
     torch.save({"learner": Payload(marker)}, model)
     sidecar = {"format": FORMAT, "format_version": 1, "classes": ["a", "b"], "sha256": sha256_file(model)}
-    model.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
+    sidecar_path(model).write_text(json.dumps(sidecar), encoding="utf-8")
     return model, marker
 
 

@@ -126,7 +126,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-fast-head", dest="fast_head", action="store_false",
                         help="train stage 1 through the whole network instead of on cached features")
     parser.add_argument("--keep-best", action="store_true", help="keep the epoch with the lowest validation loss")
-    parser.add_argument("--export", metavar="FILE", help="export the model (.pkl + .json sidecar), verified by reloading it")
+    parser.add_argument("--export", metavar="FILE",
+                        help="export the model, format by suffix (.tlsmodel, .pkl, .onnx, .pt), verified by reloading it")
+    parser.add_argument("--force", action="store_true", help="let --export replace an existing file")
     parser.set_defaults(run=run)
 
 
@@ -136,6 +138,10 @@ def run(args) -> int:
     reporter = ConsoleReporter()
     spec = load_dataset(args, reporter)
     config = config_from_args(args)
+    if args.export:
+        from tlstudio.commands.export import check_export_target
+
+        check_export_target(args.export, config, force=args.force)  # before training, not after
     from tlstudio.core import training  # fastai loads only once the input is known to be good
     with cancel_on_sigint(reporter):
         learn = training.prepare_learner(spec, config, reporter)
@@ -150,7 +156,9 @@ def run(args) -> int:
         if result.kept_epoch is None:
             reporter.note(f"Not exported: no epoch completed, so {args.export} would hold an untrained model")
         else:
-            status = max(status, _export(result, args.export, reporter))
+            from tlstudio.commands.export import export_trained
+
+            status = max(status, export_trained(result, args.export, force=args.force, reporter=reporter))
     return status
 
 
@@ -168,15 +176,3 @@ def _auto_lr(learn, config: TrainConfig, reporter) -> TrainConfig | None:
     valley = found.suggestion("valley").lr
     reporter.note(f"LR finder: valley suggests {valley:.2e}; training with it (stage 2 up to {valley / 2:.2e})")
     return config.with_(**fine_tune_rates(valley))
-
-
-def _export(result, path: str, reporter) -> int:
-    from tlstudio.core.export import export_model
-
-    epoch = f"epoch {result.kept_epoch}"  # as the epoch table numbers it
-    report = export_model(
-        result.learn, path, spec=result.spec, config=result.config, metrics=result.final_metrics, reporter=reporter
-    )
-    reporter.note(f"Model ({epoch}) {report.message}")
-    reporter.note(f"  {report.path}\n  {report.sidecar}")
-    return 0 if report.verified else 1
