@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--test-pct", type=float, default=0.0, help="test fraction for a random split (0)")
     parser.add_argument("--seed", type=int, help="seed of the random split (default: as trained)")
     parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl this app did not export on this machine (a pickle can run code: only files you trust)")
+                        help="load a .pkl or .pt this app did not export on this machine (both can run code: only files you trust)")
     parser.set_defaults(run=run)
 
 

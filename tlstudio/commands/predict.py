@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--csv", metavar="FILE", help="also write the predictions to FILE as CSV")
     parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl this app did not export on this machine (a pickle can run code: only files you trust)")
+                        help="load a .pkl or .pt this app did not export on this machine (both can run code: only files you trust)")
     parser.set_defaults(run=run)
 
 

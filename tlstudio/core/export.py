@@ -201,10 +201,19 @@ def _message(fmt: str, v: Verification | None) -> str:
 # ---------------------------------------------------------------- load and predict
 
 
+# Formats whose loading runs a program the file carries; .tlsmodel and ONNX
+# hold only tensors and an operator graph.
+RUNS_CODE = {
+    "pkl": "loading a pickle can run any code",
+    "torchscript": "a TorchScript file carries its own program, and its unpickler has had code-execution holes",
+}
+
+
 def load_model(path, *, device: str = "cpu", trust: bool = False) -> LoadedModel:
-    """Load a model file of any format. A `.pkl` is unpickled only when this
-    app exported it on this machine or `trust` is True (UntrustedModelError
-    otherwise); a sidecar, which anyone can write, never decides that. A
+    """Load a model file of any format. A `.pkl` or TorchScript `.pt` is
+    opened only when this app exported it on this machine or `trust` is True
+    (UntrustedModelError otherwise); a sidecar, which anyone can write, never
+    decides that. A
     sidecar whose sha256 disagrees with the file is a ModelFileError, and a
     file that is not a model of its format is a clear ModelFileError."""
     path = Path(path)
@@ -222,12 +231,12 @@ def load_model(path, *, device: str = "cpu", trust: bool = False) -> LoadedModel
         raise ModelFileError(
             f"{path}: the file was changed after export (its sha256 does not match {sidecar_path(path).name})"
         )
+    if fmt in RUNS_CODE and not trust and not exported_here(digest):
+        raise UntrustedModelError(
+            f"{path}: was not exported by TL Studio on this machine, so where it comes from is unknown; "
+            f"{RUNS_CODE[fmt]}, so load it only if you trust its source"
+        )
     if fmt == "pkl":
-        if not trust and not exported_here(digest):
-            raise UntrustedModelError(
-                f"{path}: was not exported by TL Studio on this machine, so where it comes from is unknown; "
-                "loading a pickle can run code, so load it only if you trust its source"
-            )
         learn = _unpickle(path, device)
         return LoadedModel(path, fmt, [str(c) for c in learn.dls.vocab], metadata, learn=learn)
     if metadata is None:

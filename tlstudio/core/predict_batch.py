@@ -128,9 +128,9 @@ def score(predictions, truth: dict[Path, str], classes) -> Score | None:
 
 def in_memory_model(learn):
     """The trained learner in memory as a model `predict` takes, no file needed."""
-    from tlstudio.core.export import LoadedModel
+    from tlstudio.core.export import loaded_from_learner
 
-    return LoadedModel(learn=learn, path=None, metadata=None)
+    return loaded_from_learner(learn)
 
 
 def run_batch(model, paths, *, top_k: int | None = None, reporter=None) -> BatchResult:
@@ -181,9 +181,8 @@ def csv_text(predictions, truth: dict[Path, str], top_k: int) -> str:
 
 def write_csv(path, predictions, truth: dict[Path, str], top_k: int) -> Path:
     """Writes `csv_text` to `path` atomically (a temp file beside it, then moved into place)."""
-    from tlstudio.core.export import _atomic_write  # the one atomic writer of the engine
+    from tlstudio.core.atomic import atomic_write_text
 
     path = Path(path)
-    text = csv_text(predictions, truth, top_k)
-    _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
+    atomic_write_text(path, csv_text(predictions, truth, top_k), newline="")
     return path
