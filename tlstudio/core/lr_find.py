@@ -175,11 +175,17 @@ def find_lr(
         learn = prepare_learner(spec, config, reporter)
     if stage == 1:
         learn.freeze()
+        if not config.fast_head:
+            return run_lr_find(learn, reporter, stage=1, depth=1, num_it=num_it, **sweep)
+        # Caching adapts BatchNorm statistics as training does; all of it is undone.
+        before = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
         try:
-            head = _head_on_features(learn, reporter) if config.fast_head else None
-        except Cancelled:  # while caching: nothing probed, nothing changed
+            head = _head_on_features(learn, spec, config, reporter)
+            return run_lr_find(head or learn, reporter, stage=1, depth=1, num_it=num_it, **sweep)
+        except Cancelled:  # while caching: nothing probed
             return LrFindResult(*(np.empty(0),) * 3, suggestions=(), stage=1, depth=1, cancelled=True, skipped=())
-        return run_lr_find(head or learn, reporter, stage=1, depth=1, num_it=num_it, **sweep)
+        finally:
+            learn.model.load_state_dict(before)
     if unfreeze_depth is None:
         learn.unfreeze()
     else:
@@ -187,14 +193,14 @@ def find_lr(
     return run_lr_find(learn, reporter, stage=stage, depth=unfreeze_depth, num_it=num_it, **sweep)
 
 
-def _head_on_features(learn, reporter):
-    """The fast head's own Learner (its modules are `learn`'s head, so the
-    finder restores them in place), or None when the features would not fit
-    in memory."""
+def _head_on_features(learn, spec, config, reporter):
+    """The fast head's own Learner on the features training caches (its
+    modules are `learn`'s head), or None when they would not fit in memory."""
     from tlstudio.core.features import cache_features, head_learner
-    from tlstudio.core.training import make_metrics
+    from tlstudio.core.training import make_metrics, planned_depth
 
-    features = cache_features(learn, reporter or NullReporter())
+    depth = planned_depth(learn, spec, config) if config.epochs > 0 else 0
+    features = cache_features(learn, reporter or NullReporter(), adapt_depth=depth)
     if features is None:
         return None
     return head_learner(learn, features, make_metrics())
