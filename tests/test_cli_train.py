@@ -179,3 +179,26 @@ def test_lr_means_what_fine_tune_means_and_the_defaults_are_fine_tunes(flags, he
     assert (config.stage1_lr, config.base_lr) == pytest.approx((head, top))
     if not flags:
         assert inspect.signature(Learner.fine_tune).parameters["base_lr"].default == config.stage1_lr
+
+
+def test_unfreeze_auto_is_the_default_and_a_number_is_kept(tiny_spec):
+    from types import SimpleNamespace
+
+    from tlstudio.cli import build_parser
+    from tlstudio.commands.lr_find import _depth
+    from tlstudio.commands.train import config_from_args
+    from tlstudio.core.model_choice import recommend_depth
+
+    parser = build_parser()
+    auto = config_from_args(parser.parse_args(["train", "data"]))
+    assert auto.auto_depth is True and auto.unfreeze_depth is None
+    fixed = config_from_args(parser.parse_args(["train", "data", "--unfreeze", "3"]))
+    assert (fixed.auto_depth, fixed.unfreeze_depth) == (False, 3)
+    every = config_from_args(parser.parse_args(["train", "data", "--unfreeze", "all"]))
+    assert (every.auto_depth, every.unfreeze_depth) == (False, None)
+    # lr-find --unfreeze auto probes the depth recommended before training.
+    notes = []
+    args = SimpleNamespace(unfreeze="auto", arch="mobilenet_v2", device="cpu")
+    advice = recommend_depth(tiny_spec, 5)
+    assert _depth(args, tiny_spec, SimpleNamespace(note=notes.append)) == advice.value == 2
+    assert notes == [f"Unfreeze depth: {advice.reason}"]
