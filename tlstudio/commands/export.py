@@ -103,7 +103,7 @@ def export_trained(result, path, *, force: bool, reporter) -> int:
         reporter.note(f"The trained model was saved instead as {keep} ({report.message}); "
                       f"convert it with `tlstudio export {keep} FILE`")
         return 1
-    reporter.note(f"Model (epoch {result.kept_epoch}) {report.message}")
+    reporter.note(f"Model (epoch {result.kept_epoch + 1}) {report.message}")  # numbered as the epoch table shows it
     for f in (report.path, report.sidecar, *report.extra_files):
         reporter.note(f"  {f}")
     return 0 if report.verified else 1
