@@ -7,7 +7,13 @@ from PIL import Image
 
 from tlstudio.core.dataset import DatasetSpec, scan
 from tlstudio.core.doctor import DoctorConfig, run_doctor
-from tlstudio.core.doctor.duplicates import aligned_similarity, feature_pairs, phash_pairs
+from tlstudio.core.doctor.duplicates import (
+    PHASH_CANDIDATE_DISTANCE,
+    aligned_similarity,
+    candidate_distance,
+    feature_pairs,
+    phash_pairs,
+)
 from tlstudio.core.doctor.label_issues import find_label_issues, self_confidence_order
 from tlstudio.core.events import ListReporter, Progress
 
@@ -37,6 +43,17 @@ def test_phash_pairs_match_a_brute_force_count():
     expected = {(i, j) for i in range(700) for j in range(i + 1, 700)
                 if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= 3}
     assert {tuple(p) for p in pairs.tolist()} == expected and (5, 600) in expected
+
+
+def test_the_candidate_distance_narrows_for_crowded_hashes():
+    rng = np.random.default_rng(2)
+    sparse = rng.integers(0, 2**63, 2000, dtype=np.int64).astype(np.uint64)
+    assert candidate_distance(sparse) == PHASH_CANDIDATE_DISTANCE
+    # all within 12 low bits of one hash: pairs within 10 bits are most of the 2 million
+    crowded = np.uint64(0xF0F0F0F0F0F00000) ^ rng.integers(0, 2**12, 2000).astype(np.uint64)
+    distance = candidate_distance(crowded)
+    assert distance < PHASH_CANDIDATE_DISTANCE
+    assert len(phash_pairs(crowded)) <= 2 * 4 * len(crowded) < len(phash_pairs(crowded, distance + 1))
 
 
 def test_feature_pairs_are_nearest_neighbours():

@@ -51,7 +51,7 @@ def _run(spec: DatasetSpec, reporter: Reporter, config: DoctorConfig, report: Do
     facts = read_pixels(spec.items, reporter, config.workers)
     exact = duplicates.exact_sets(facts.digests)
     hash_pairs = duplicates.phash_pairs(facts.phash)
-    near = duplicates.near_sets(facts.thumbs, hash_pairs, exact)
+    near = duplicates.near_sets(facts.thumbs, exact, hash_pairs)
     steady = imbalance(spec) + outliers(spec, facts) + duplicate_findings(spec, exact, "exact_duplicate")
     report.findings = ranked(steady + duplicate_findings(spec, near, "near_duplicate"))
     report.passes += ("pixels",)
@@ -71,8 +71,7 @@ def _run(spec: DatasetSpec, reporter: Reporter, config: DoctorConfig, report: Do
             report.notes.append("Feature pass skipped: the features would not fit in memory")
         reporter.emit(Message("warning", report.notes[-1]))
         return
-    candidates = np.concatenate([hash_pairs, duplicates.feature_pairs(features)])
-    near = duplicates.near_sets(facts.thumbs, candidates, exact)
+    near = duplicates.near_sets(facts.thumbs, exact, hash_pairs, duplicates.feature_pairs(features))
     report.findings = ranked(steady + duplicate_findings(spec, near, "near_duplicate")
                              + _label_issues(spec, features, config))
     report.passes += ("features",)
