@@ -6,6 +6,7 @@ import shutil
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton, QToolButton
 
 from tlstudio.core.dataset import scan
 from tlstudio.core.doctor import DoctorConfig, FeatureConfig
@@ -61,10 +62,30 @@ def test_a_run_shows_the_pixel_findings_first_then_all(panel, spec, qtbot, artif
     exact = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
                  if panel.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == "exact_duplicate")
     strip = panel.tree.itemWidget(exact.child(0), 2)
-    thumbs = [w for w in strip.children() if hasattr(w, "pixmap")]
-    assert len(thumbs) == 2 and all(not t.pixmap().isNull() for t in thumbs)
+    thumbs = strip.findChildren(QToolButton)
+    assert len(thumbs) == 2 and all(not t.icon().isNull() for t in thumbs)
     assert panel.status.text().startswith("Done:") and not panel.run_button.isHidden()
     panel.grab().save(str(artifacts_dir / "doctor_panel.png"))
+
+    # One-click fixes land in the edit list, not on disk.
+    changed = []
+    panel.edits_changed.connect(changed.append)
+    before = {p: p.read_bytes() for p in spec.items}
+    finding = panel.findings[[f.kind for f in panel.findings].index("exact_duplicate")]
+    keep = finding.files[1]
+    thumbs[1].click()
+    assert panel.edits.excluded == set(finding.files) - {keep}
+    assert "kept" in exact.child(0).text(0) and not strip.isEnabled()
+    leak_group = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
+                      if panel.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == "leak")
+    move = panel.tree.itemWidget(leak_group.child(0), 3).findChild(QPushButton)
+    assert move.text() == "Move to train"
+    move.click()
+    assert set(panel.edits.moved.values()) == {"train"} and len(panel.edits.moved) == 1
+    assert len(changed) == 2 and changed[-1] is panel.edits
+    edited = panel.edits.apply(spec)
+    assert len(edited) == len(spec) - 1 and edited.split_counts()["valid"] == spec.split_counts()["valid"] - 1
+    assert {p: p.read_bytes() for p in spec.items} == before
 
 
 def test_cancel_keeps_the_pixel_findings(panel, spec, qtbot):

@@ -2,17 +2,21 @@
 
 The job runs on a worker thread (`TaskSlot`); the quick pixel pass's findings
 are drawn as soon as they arrive, the feature pass's replace them when it
-ends. Duplicate sets show their images side by side.
+ends. Duplicate sets show their images side by side; clicking one keeps it
+and excludes the others. Every fix is recorded in an edit list
+(`core.dataset_edits.DatasetEdits`), never done to the files.
 """
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
+
+from tlstudio.core.dataset_edits import DatasetEdits
 
 from tlstudio.core.doctor import KINDS, TITLES, DoctorConfig, DoctorFindings, run_doctor
 from tlstudio.core.events import Progress
@@ -25,12 +29,15 @@ THUMB_PX = 48
 
 
 class DoctorPanel(QWidget):
+    edits_changed = Signal(object)  # the DatasetEdits, after each fix
+
     def __init__(self, parent: QWidget | None = None, config: DoctorConfig | None = None):
         super().__init__(parent)
         self.config = config or DoctorConfig()
         self.spec = None
         self.report = None
         self.findings: tuple = ()
+        self.edits = DatasetEdits()
         self.slot = TaskSlot(self)
         self._task_start: dict[str, tuple[float, int]] = {}
 
@@ -54,10 +61,11 @@ class DoctorPanel(QWidget):
         header.addWidget(self.run_button)
 
         self.tree = QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Finding", "Score", "Images"])
+        self.tree.setColumnCount(4)
+        self.tree.setHeaderLabels(["Finding", "Score", "Images", "Fix"])
         self.tree.setColumnWidth(0, 460)
         self.tree.setColumnWidth(1, 60)
+        self.tree.setColumnWidth(2, 220)
         self.tree.setMaximumHeight(300)  # the gallery above keeps most of the page
         self.tree.hide()
         layout = QVBoxLayout(self)
@@ -69,6 +77,7 @@ class DoctorPanel(QWidget):
     def set_spec(self, spec) -> None:
         self.slot.cancel()
         self.spec, self.report, self.findings = spec, None, ()
+        self.edits = DatasetEdits()
         self.tree.clear()
         self.tree.hide()
         self.status.setText("")
@@ -156,10 +165,57 @@ class DoctorPanel(QWidget):
         row = QHBoxLayout(strip)
         row.setContentsMargins(0, 2, 0, 2)
         row.setSpacing(4)
+        duplicate = finding.kind in ("exact_duplicate", "near_duplicate")
         for path in finding.files[:THUMBS_PER_FINDING]:
-            thumb = QLabel()
-            thumb.setPixmap(QPixmap(str(path)).scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio))
-            thumb.setToolTip(str(path))
+            thumb = QToolButton()
+            thumb.setIcon(QIcon(QPixmap(str(path)).scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio)))
+            thumb.setIconSize(QSize(THUMB_PX, THUMB_PX))
+            thumb.setAutoRaise(True)
+            thumb.setToolTip(f"{path}\nClick to keep this one and exclude the others" if duplicate else str(path))
+            if duplicate:
+                thumb.clicked.connect(lambda _=False, p=path: self._fix(item, finding, "keep", p))
             row.addWidget(thumb)
         row.addStretch(1)
         self.tree.setItemWidget(item, 2, strip)
+        fixes = []
+        if finding.kind == "label_issue":
+            fixes.append((f"Relabel as '{finding.suggested_label}'", "relabel"))
+        if finding.kind == "leak":
+            fixes.append(("Move to train", "move"))
+        if finding.kind in ("label_issue", "outlier", "conflicting_label"):
+            fixes.append(("Exclude", "exclude"))
+        if fixes:
+            buttons = QWidget()
+            line = QHBoxLayout(buttons)
+            line.setContentsMargins(0, 0, 0, 0)
+            for text, action in fixes:
+                button = QPushButton(text)
+                button.clicked.connect(lambda _=False, a=action: self._fix(item, finding, a))
+                line.addWidget(button)
+            line.addStretch(1)
+            self.tree.setItemWidget(item, 3, buttons)
+
+    def _fix(self, item: QTreeWidgetItem, finding, action: str, keep=None) -> None:
+        """Record one fix in the edit list; the files are never touched."""
+        if action == "keep":
+            self.edits.keep_one(finding.files, keep)
+            done = f"kept {keep.name}, excluded {len(finding.files) - 1}"
+        elif action == "relabel":
+            self.edits.relabel(finding.files[0], finding.suggested_label)
+            done = f"relabelled '{finding.suggested_label}'"
+        elif action == "move":
+            splits = dict(zip(self.spec.items, self.spec.splits)) if self.spec else {}
+            moved = [p for p in finding.files if splits.get(p) != "train"]
+            for p in moved:
+                self.edits.move(p, "train")
+            done = f"moved {len(moved)} to train"
+        else:
+            for p in finding.files:
+                self.edits.exclude(p)
+            done = f"excluded {len(finding.files)}"
+        item.setText(0, f"{item.text(0)} — {done}")
+        for column in (2, 3):
+            widget = self.tree.itemWidget(item, column)
+            if widget is not None:
+                widget.setEnabled(False)
+        self.edits_changed.emit(self.edits)
