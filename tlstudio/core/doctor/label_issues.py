@@ -32,7 +32,7 @@ _PCA_DIMS = 64
 class LabelIssue:
     index: int
     self_confidence: float  # predicted probability of the given label
-    suggested: int  # the class the image is confidently of
+    suggested: int  # the most probable class other than its label
 
 
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, n_classes: int,
