@@ -86,6 +86,7 @@ def test_a_run_shows_the_pixel_findings_first_then_all(panel, spec, qtbot, artif
     edited = panel.edits.apply(spec)
     assert len(edited) == len(spec) - 1 and edited.split_counts()["valid"] == spec.split_counts()["valid"] - 1
     assert {p: p.read_bytes() for p in spec.items} == before
+    panel.grab().save(str(artifacts_dir / "doctor_panel_fixed.png"))
 
 
 def test_cancel_keeps_the_pixel_findings(panel, spec, qtbot):

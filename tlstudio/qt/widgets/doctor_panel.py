@@ -63,9 +63,9 @@ class DoctorPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setColumnCount(4)
         self.tree.setHeaderLabels(["Finding", "Score", "Images", "Fix"])
-        self.tree.setColumnWidth(0, 460)
+        self.tree.setColumnWidth(0, 400)
         self.tree.setColumnWidth(1, 60)
-        self.tree.setColumnWidth(2, 220)
+        self.tree.setColumnWidth(2, 210)
         self.tree.setMaximumHeight(300)  # the gallery above keeps most of the page
         self.tree.hide()
         layout = QVBoxLayout(self)
