@@ -127,3 +127,19 @@ def test_cancel_during_the_pixel_pass(demo_dir):
     reporter.cancel()
     report = run_doctor(spec, reporter)
     assert report.status == "cancelled" and report.passes == () and report.findings == []
+
+
+def test_the_process_pool_reads_what_one_process_reads(demo_dir, monkeypatch):
+    from tlstudio.core.doctor import pixels
+    from tlstudio.core.events import NullReporter
+
+    paths = sorted(demo_dir.glob("*/*.png"))[:120]
+    alone = pixels.read_pixels(paths, NullReporter(), workers=1)
+    monkeypatch.setattr(pixels, "_POOL_FROM", 0)
+    monkeypatch.setattr(pixels, "_CHUNK", 25)
+    reporter = ListReporter()
+    pooled = pixels.read_pixels(paths, reporter, workers=2)
+    assert pooled.digests == alone.digests and pooled.modes == alone.modes and pooled.sizes == alone.sizes
+    assert np.array_equal(pooled.phash, alone.phash) and np.array_equal(pooled.thumbs, alone.thumbs)
+    done = [e.done for e in reporter.of_type(Progress)]
+    assert done == [0, 25, 50, 75, 100, 120]
