@@ -38,6 +38,10 @@ SKIP_REASONS = {
     "no-label": "No label",
     "duplicate": "Listed twice",
     "unsafe-path": "Unsafe path in zip",
+    "outside-dataset": "Outside the dataset folder",
+    "too-deep": "Nested too deep",
+    "name-clash": "Name clash in zip",
+    "name-too-long": "Name too long",
 }
 
 
@@ -101,8 +105,12 @@ def scan(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     reporter=None,
     cache_dir=None,
+    allow_outside: bool = False,
 ) -> DatasetSpec:
     """Find the images under `path`, check their headers, and split them.
+
+    `allow_outside`: a CSV the user wrote may name files outside its folder
+    (absolute or `../` paths); never for a CSV inside a zip.
 
     Raises DatasetError for problems the user must fix and events.Cancelled
     when `reporter.cancel_requested()`."""
@@ -117,13 +125,13 @@ def scan(
         raise DatasetError(f"{root} {kind}")
     source_zip, extra_skipped = None, []
     if root.is_dir():
-        found = dataset_layouts.find_in_folder(str(root), reporter)
+        found = dataset_layouts.find_in_folder(str(root), reporter, allow_outside=allow_outside)
     elif root.suffix.lower() == ".zip":
         source_zip = root
         folder, extra_skipped = dataset_zip.extract_zip(root, cache_dir, reporter)
         found = dataset_layouts.find_in_folder(str(folder), reporter)
     elif root.suffix.lower() in (".csv", ".tsv"):
-        found = dataset_layouts.read_csv(root)
+        found = dataset_layouts.read_csv(root, allow_outside=allow_outside)
     elif root.suffix.lower() in IMAGE_EXTENSIONS:
         raise DatasetError(f"{root} is a single image; drop a folder with one subfolder per class, "
                            "a .zip of one, or a CSV file of file,label rows")

@@ -6,8 +6,10 @@ files that are plainly not images are recorded here as skipped, with a reason.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import errno
+import io
 import os
 import stat
 from dataclasses import dataclass, field
@@ -71,16 +73,21 @@ class Listing:
 
 
 def list_dir(folder: str) -> Listing:
-    """One folder's visible subfolders and files, sorted by name; links resolved."""
+    """One folder's visible subfolders and files, sorted by name; links resolved.
+    Raises DatasetError when the folder itself cannot be listed."""
     try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        return _list(folder)
     except PermissionError:
         raise DatasetError(f"Cannot read the folder {folder}: permission denied") from None
     except NotADirectoryError:
         raise DatasetError(f"{folder} is not a folder") from None
     except OSError as exc:
         raise DatasetError(f"Cannot read the folder {folder}: {exc.strerror or exc}") from None
+
+
+def _list(folder: str) -> Listing:
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
     out = Listing([], [], [])
     for e in entries:
         try:
@@ -116,44 +123,88 @@ def _key(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-class Walker:
-    """Collects the image candidates under class folders, following links once."""
+MAX_DEPTH = 100  # folders below a class folder; deeper ones are skipped, not walked
 
-    def __init__(self, reporter=None, above: tuple[str, ...] = ()):
+
+class Walker:
+    """Collects the image candidates under class folders, following links once.
+
+    The walk keeps its own stack rather than recursing, so a folder nested a
+    thousand deep is skipped with a reason instead of ending in RecursionError;
+    a sub-folder that cannot be read is skipped and the walk goes on."""
+
+    def __init__(self, reporter=None, above: tuple[str, ...] = (), base: str = ""):
         self.reporter = reporter or NullReporter()
         self.found: list[Candidate] = []
         self.skipped: list[SkippedFile] = []
+        self.warnings: list[str] = []
+        self.merged: dict[str, set[str]] = {}  # label -> sub-folders whose images joined it
         self._seen: set[tuple[int, int]] = set()
         self._above = tuple(_key(os.stat(p)) for p in above)  # folders holding the class folders
+        self._base = base  # what folder names in warnings are relative to
 
     def add_class_folder(self, folder: str, label: str, split: str | None) -> None:
-        self._walk(folder, label, split, ancestors=self._above)
+        before = len(self.found)
+        stack = [(folder, self._above, 0)]
+        while stack:
+            path, ancestors, depth = stack.pop()
+            subfolders = self._visit(path, label, split, ancestors, depth)
+            stack += reversed(subfolders)
+        if len(self.found) == before and not any(s.path == Path(folder) for s in self.skipped):
+            self.warnings.append(f"Folder '{self._relative(folder)}' holds no images, so it is not a class")
+        self.reporter.emit(Progress("scan", len(self.found), 0, f"Listing files in {os.path.basename(folder)}"))
 
-    def _walk(self, folder: str, label: str, split: str | None, ancestors: tuple) -> None:
+    def _relative(self, folder: str) -> str:
+        return os.path.relpath(folder, self._base) if self._base else os.path.basename(folder)
+
+    def _visit(self, folder: str, label: str, split: str | None, ancestors: tuple, depth: int) -> list:
+        """Record one folder's images; return its sub-folders to visit."""
         if self.reporter.cancel_requested():
             raise Cancelled()
-        key = _key(os.stat(folder))
         name = os.path.basename(folder)
+        if depth > MAX_DEPTH:
+            self.skipped.append(SkippedFile(Path(folder), "too-deep",
+                                            f"'{name}' is nested more than {MAX_DEPTH} folders deep; it was not scanned"))
+            return []
+        try:
+            key = _key(os.stat(folder))
+            listing = _list(folder)
+        except OSError as exc:
+            self.skipped.append(SkippedFile(Path(folder), "unreadable",
+                                            f"the folder '{name}' cannot be read ({exc.strerror or exc}); "
+                                            "it was not scanned"))
+            return []
         if key in ancestors:
             self.skipped.append(SkippedFile(Path(folder), "broken-symlink",
                                             f"'{name}' links back to a folder that contains it (a loop)"))
-            return
+            return []
         if key in self._seen:
             self.skipped.append(SkippedFile(Path(folder), "duplicate",
                                             f"'{name}' links to a folder that was already scanned"))
-            return
+            return []
         self._seen.add(key)
-        listing = list_dir(folder)
         self.skipped += listing.skipped
+        images = 0
         for fname, path in listing.files:
             if _is_image_name(fname):
                 self.found.append((path, label, split))
+                images += 1
             else:
                 self.skipped.append(SkippedFile(Path(path), "not-an-image", f"'{fname}' is not an image file"))
-        for _, path in listing.dirs:
-            self._walk(path, label, split, ancestors + (key,))
-        if ancestors == self._above:  # once per class folder, not per nested folder
-            self.reporter.emit(Progress("scan", len(self.found), 0, f"Listing files in {name}"))
+        if images and depth:
+            self.merged.setdefault(label, set()).add(self._relative(folder))
+        return [(path, ancestors + (key,), depth + 1) for _, path in listing.dirs]
+
+    def merge_warning(self) -> list[str]:
+        """One line for all classes whose images came partly from sub-folders."""
+        if not self.merged:
+            return []
+        parts = []
+        for label in sorted(self.merged):
+            folders = sorted(self.merged[label])
+            many = len(folders) > 1
+            parts.append(f"'{label}' ({len(folders)} sub-folder{'s' if many else ''}, e.g. {folders[0]})")
+        return ["Images in sub-folders were merged into their class: " + ", ".join(parts)]
 
 
 def _unlabelled(listing: Listing) -> list[SkippedFile]:
@@ -166,8 +217,20 @@ def _unlabelled(listing: Listing) -> list[SkippedFile]:
     ]
 
 
-def _label_csvs(listing: Listing) -> list[str]:
-    return [path for name, path in listing.files if name.lower().endswith((".csv", ".tsv")) and _csv_columns(path)]
+def _label_csvs(listing: Listing, warnings: list[str] | None = None) -> list[str]:
+    """The label files among a folder's files; a CSV that cannot be decoded is
+    named in `warnings` rather than silently taken for something else."""
+    found = []
+    for name, path in listing.files:
+        if not name.lower().endswith((".csv", ".tsv")):
+            continue
+        try:
+            if _csv_columns(path):
+                found.append(path)
+        except DatasetError as exc:
+            if warnings is not None:
+                warnings.append(f"{exc}; it was not read as a label file")
+    return found
 
 
 def unwrap(folder: str) -> str:
@@ -183,31 +246,40 @@ def unwrap(folder: str) -> str:
         folder = inner
 
 
-def find_in_folder(root: str, reporter=None) -> Found:
+def find_in_folder(root: str, reporter=None, *, allow_outside: bool = False) -> Found:
+    """`allow_outside`: a CSV found here may name files outside `root`."""
     data_dir = unwrap(root)
     above = (root, data_dir) if root != data_dir else (root,)
     listing = list_dir(data_dir)
     splits = {SPLIT_ALIASES[n.lower()]: p for n, p in listing.dirs if n.lower() in SPLIT_ALIASES}
+    csv_warnings: list[str] = []
     if "train" in splits and (len(splits) > 1 or len(listing.dirs) == 1):
         found = _split_folders(data_dir, listing, splits, reporter, above)
     else:
-        csvs = _label_csvs(listing)
+        csvs = _label_csvs(listing, csv_warnings)
         if len(csvs) > 1:
             names = ", ".join(os.path.basename(c) for c in csvs)
             raise DatasetError(f"{data_dir} holds several label files ({names}); drop the one to use")
         if csvs:
-            found = read_csv(Path(csvs[0]))
+            found = read_csv(Path(csvs[0]), base=Path(root), allow_outside=allow_outside)
         else:
-            walker = Walker(reporter, above)
+            walker = Walker(reporter, above, data_dir)
             for name, path in listing.dirs:
                 walker.add_class_folder(path, name, None)
-            found = Found("class-folders", Path(data_dir), walker.found, walker.skipped + _unlabelled(listing))
+            unlabelled = _unlabelled(listing)
+            if not walker.found and unlabelled:
+                raise DatasetError(
+                    f"No class folders found in {data_dir}: its {len(unlabelled)} images lie directly in it. "
+                    "Put each class's images in a subfolder named for the class (e.g. cats/ and dogs/)")
+            found = Found("class-folders", Path(data_dir), walker.found, walker.skipped + unlabelled,
+                          walker.warnings + walker.merge_warning())
     found.skipped[:0] = listing.skipped
+    found.warnings[:0] = csv_warnings
     return found
 
 
 def _split_folders(data_dir: str, listing: Listing, splits: dict, reporter, above: tuple) -> Found:
-    walker = Walker(reporter, above + tuple(splits.values()))
+    walker = Walker(reporter, above + tuple(splits.values()), data_dir)
     skipped = _unlabelled(listing)
     warnings = [
         f"Folder '{name}' is not a train/valid/test folder and was not scanned"
@@ -222,7 +294,8 @@ def _split_folders(data_dir: str, listing: Listing, splits: dict, reporter, abov
         for name, path in inner.dirs:
             # Training images may be split further when a valid or test folder is missing.
             walker.add_class_folder(path, name, None if split == "train" else split)
-    return Found("split-folders", Path(data_dir), walker.found, walker.skipped + skipped, warnings)
+    return Found("split-folders", Path(data_dir), walker.found, walker.skipped + skipped,
+                 warnings + walker.warnings + walker.merge_warning())
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -236,13 +309,38 @@ def _dialect(path: Path, sample: str):
         return csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
 
 
+_SAMPLE = 8192  # bytes read to find a CSV's header and dialect
+
+
+def _decode(path, data: bytes, final: bool = True) -> str:
+    """A CSV's text: UTF-8 (with or without a BOM), or UTF-16 with a BOM.
+    Anything else is one clear DatasetError naming the line, not a guess."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif b"\x00" in data[:_SAMPLE]:
+        raise DatasetError(f"{path} is not UTF-8 text (it looks like UTF-16 without a byte-order mark); "
+                           "save it as UTF-8")
+    else:
+        encoding = "utf-8-sig"
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(data, final)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DatasetError(f"{path} is not UTF-8 text: line {line} holds the byte 0x{data[exc.start]:02x} "
+                           "(perhaps Latin-1 or Windows-1252); save it as UTF-8") from None
+
+
 def _csv_columns(path: str) -> tuple[str, str, str | None] | None:
     """(file column, label column, split column or None) when `path` is a label file."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            sample = f.read(8192)
+        with open(path, "rb") as f:
+            head = f.read(_SAMPLE)
+    except OSError:
+        return None
+    sample = _decode(path, head, final=False)
+    try:
         header = next(csv.reader([sample.splitlines()[0]], _dialect(Path(path), sample)))
-    except (OSError, UnicodeDecodeError, IndexError, StopIteration, csv.Error):
+    except (IndexError, StopIteration, csv.Error):
         return None
     file_col, label_col = _pick(header, FILE_COLUMNS), _pick(header, LABEL_COLUMNS)
     if file_col is None or label_col is None:
@@ -250,41 +348,69 @@ def _csv_columns(path: str) -> tuple[str, str, str | None] | None:
     return file_col, label_col, _pick(header, SPLIT_COLUMNS)
 
 
-def read_csv(path: Path) -> Found:
-    """Rows of `file,label` (optionally `split`); files are relative to the CSV's folder."""
+def read_csv(path: Path, *, base: Path | None = None, allow_outside: bool = False) -> Found:
+    """Rows of `file,label` (optionally `split`); files are relative to the CSV's folder.
+
+    A file must lie inside `base` (the CSV's folder unless given: the dropped
+    folder, or the zip's extraction folder); others are skipped unread, so a
+    CSV cannot make the scan reveal or train on files elsewhere, unless
+    `allow_outside` says the user wrote the CSV and means it."""
     columns = _csv_columns(str(path))
     if columns is None:
         raise DatasetError(f"{path} is not a label file: it needs a header row with 'file' and 'label' columns")
-    file_col, label_col, split_col = columns
+    try:
+        text = _decode(path, path.read_bytes())
+    except OSError as exc:
+        raise DatasetError(f"Cannot read {path}: {exc.strerror or exc}") from None
     found = Found("csv", path.parent)
-    seen: set[str] = set()
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        sample = f.read(8192)
-        f.seek(0)
-        for line, row in enumerate(csv.DictReader(f, dialect=_dialect(path, sample)), start=2):
-            _csv_row(path, line, row, (file_col, label_col, split_col), seen, found)
+    rows = _Rows(path, columns, base or path.parent, allow_outside, found)
+    for line, row in enumerate(csv.DictReader(io.StringIO(text, newline=""), dialect=_dialect(path, text[:_SAMPLE])),
+                               start=2):
+        rows.add(line, row)
     return found
 
 
-def _csv_row(csv_path: Path, line: int, row: dict, columns, seen: set, found: Found) -> None:
-    file_col, label_col, split_col = columns
-    where = f"{csv_path.name} line {line}"
-    name = (row.get(file_col) or "").strip().replace("\\", "/")
-    label = (row.get(label_col) or "").strip()
-    if not name:
-        found.warnings.append(f"{where} has no file name and was ignored")
-        return
-    path = os.path.normpath(os.path.join(csv_path.parent, name))
-    if not label:
-        found.skipped.append(SkippedFile(Path(path), "no-label", f"{where}: '{name}' has no label"))
-        return
-    if path in seen:
-        found.skipped.append(SkippedFile(Path(path), "duplicate", f"{where}: '{name}' is listed more than once"))
-        return
-    seen.add(path)
-    if not os.path.exists(path):
-        reason = "broken-symlink" if os.path.islink(path) else "missing"
-        found.skipped.append(SkippedFile(Path(path), reason, f"{where}: '{name}' does not exist"))
-        return
-    split = SPLIT_ALIASES.get((row.get(split_col) or "").strip().lower()) if split_col else None
-    found.candidates.append((path, label, None if split == "train" else split))
+def _inside(path: str, base: str) -> bool:
+    try:
+        return os.path.commonpath([path, base]) == base
+    except ValueError:  # another drive on Windows
+        return False
+
+
+@dataclass
+class _Rows:
+    csv_path: Path
+    columns: tuple
+    base: Path
+    allow_outside: bool
+    found: Found
+    seen: set = field(default_factory=set)
+
+    def add(self, line: int, row: dict) -> None:
+        file_col, label_col, split_col = self.columns
+        found = self.found
+        where = f"{self.csv_path.name} line {line}"
+        name = (row.get(file_col) or "").strip().replace("\\", "/")
+        label = (row.get(label_col) or "").strip()
+        if not name:
+            found.warnings.append(f"{where} has no file name and was ignored")
+            return
+        path = os.path.normpath(os.path.join(self.csv_path.parent, name))
+        if not self.allow_outside and not _inside(path, os.path.normpath(self.base)):
+            # Decided on the name alone: whether such a file exists is never looked up.
+            found.skipped.append(SkippedFile(Path(path), "outside-dataset",
+                                             f"{where}: '{name}' lies outside the dataset folder and was not read"))
+            return
+        if not label:
+            found.skipped.append(SkippedFile(Path(path), "no-label", f"{where}: '{name}' has no label"))
+            return
+        if path in self.seen:
+            found.skipped.append(SkippedFile(Path(path), "duplicate", f"{where}: '{name}' is listed more than once"))
+            return
+        self.seen.add(path)
+        if not os.path.exists(path):
+            reason = "broken-symlink" if os.path.islink(path) else "missing"
+            found.skipped.append(SkippedFile(Path(path), reason, f"{where}: '{name}' does not exist"))
+            return
+        split = SPLIT_ALIASES.get((row.get(split_col) or "").strip().lower()) if split_col else None
+        found.candidates.append((path, label, None if split == "train" else split))
