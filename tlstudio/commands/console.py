@@ -28,6 +28,7 @@ from tlstudio.core.events import (
     StageEnd,
     StageStart,
 )
+from tlstudio.core.printable import printable
 
 BAR_WIDTH = 24
 REDRAW_S = 0.1
@@ -158,7 +159,20 @@ class ConsoleReporter:
         self._draw(f"Downloading {e.arch} weights {bar(e.done_bytes, e.total_bytes)} {mb:.1f}{total} MB")
 
     def _on_Message(self, e: Message) -> None:
-        self.note(e.text if e.level == "info" else f"{e.level}: {e.text}")
+        text = printable(e.text)
+        self.note(text if e.level == "info" else f"{e.level}: {text}")
+
+
+def print_dataset(reporter: ConsoleReporter, spec) -> None:
+    """What a training command says about its data: counts, what was skipped, and the scan's warnings."""
+    splits = spec.split_counts()
+    reporter.note(
+        f"Dataset {printable(spec.root)}: {len(spec)} images, {len(spec.classes)} classes "
+        f"(train {splits['train']}, valid {splits['valid']}, test {splits['test']})"
+        + (f"; {len(spec.skipped)} files skipped (see `tlstudio scan`)" if spec.skipped else "")
+    )
+    for warning in spec.warnings:
+        reporter.note(f"warning: {printable(warning)}")
 
 
 @contextmanager
