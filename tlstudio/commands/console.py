@@ -71,6 +71,7 @@ class ConsoleReporter:
         self._stage_batches = 0
         self._last_draw = 0.0
         self._bar_shown = False
+        self._dropped = 0
 
     # Reporter protocol
     def cancel_requested(self) -> bool:
@@ -142,6 +143,11 @@ class ConsoleReporter:
         values += [f"{e.metrics[m]:>10.6f}" for m in self._columns[4:-1]]
         values.append(f"{format_duration(e.elapsed_s):>10}")
         self.line("  ".join(values))
+        if len(e.dropped) > self._dropped:
+            new = e.dropped[self._dropped:]
+            self._dropped = len(e.dropped)
+            self.note(f"warning: {len(new)} image{'s' if len(new) != 1 else ''} could not be decoded and "
+                      f"{'were' if len(new) != 1 else 'was'} left out: " + ", ".join(printable(p) for p in new))
 
     def _on_FitEnd(self, e: FitEnd) -> None:
         self._clear_bar()

@@ -42,6 +42,7 @@ def run(args) -> int:
     from tlstudio.cli import UserError
     from tlstudio.commands.console import quiet_library_warnings
     from tlstudio.core.export import predict
+    from tlstudio.core.printable import printable
 
     quiet_library_warnings()
     if args.top_k < 1:
@@ -57,10 +58,10 @@ def run(args) -> int:
     else:
         for p in preds:
             if p.error:
-                print(f"{p.path}: error: {p.error.removeprefix(f'{p.path}: ')}", file=sys.stderr)
+                print(f"{printable(p.path)}: error: {printable(p.error.removeprefix(f'{p.path}: '))}", file=sys.stderr)
             else:
-                ranked = ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
-                print(f"{p.path}: {p.label} ({p.prob:.1%})  [{ranked}]")
+                ranked = ", ".join(f"{printable(label)} {prob:.1%}" for label, prob in p.top_k)
+                print(f"{printable(p.path)}: {printable(p.label)} ({p.prob:.1%})  [{ranked}]")
     return 1 if any(p.error for p in preds) else 0
 
 

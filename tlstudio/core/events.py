@@ -52,6 +52,7 @@ class EpochEnd:
     valid_loss: float
     metrics: dict[str, float]  # e.g. {"accuracy": .91, "error_rate": .09, "f1_macro": .9}
     elapsed_s: float  # wall time of this epoch
+    dropped: tuple[str, ...] = ()  # images that failed to decode so far in the run, left out of their split
 
 
 @dataclass(frozen=True)

@@ -296,17 +296,14 @@ def _read_sidecar(path: Path) -> dict | None:
 
 
 def _unreadable(path: Path) -> str | None:
-    """Why `path` cannot be used as an image, or None when it decodes."""
-    from PIL import Image
+    """Why `path` cannot be used as an image, or None: the header check with
+    the one pixel limit (core/image_check.py); the model's pipeline decodes it, once."""
+    from tlstudio.core.image_check import check_image
 
-    try:
-        with Image.open(path) as img:
-            img.load()
-    except FileNotFoundError:
+    if not path.exists():
         return f"{path}: no such file"
-    except Exception as exc:  # PIL raises many types for broken files
-        return f"{path}: cannot read image ({type(exc).__name__}: {exc})"
-    return None
+    check = check_image(str(path))
+    return None if check.ok else f"{path}: cannot read image ({check.detail})"
 
 
 def _test_items(learn, paths: list[Path]):
@@ -328,10 +325,18 @@ def predict(model: LoadedModel, image_paths, top_k: int = 3) -> list[Prediction]
     good = [i for i, e in errors.items() if e is None]
     results: dict[int, Prediction] = {i: Prediction(paths[i], None, None, [], errors[i]) for i in errors if errors[i]}
     if good:
+        from tlstudio.core.data import recording_decode_failures
+
         learn = model.learn
         dl = learn.dls.test_dl(_test_items(learn, [paths[i] for i in good]))
-        with learn.no_bar():
-            probs, _ = learn.get_preds(dl=dl)
+        failed: dict[str, str] = {}  # decoded only here: a file whose data is broken is left out of the batch
+        with learn.no_bar(), recording_decode_failures(failed):
+            # In item order (a test DataLoader is never shuffled): fastai's reordering breaks on a skipped item.
+            probs, _ = learn.get_preds(dl=dl, reorder=False)
+        for i in good:
+            if str(paths[i]) in failed:
+                results[i] = Prediction(paths[i], None, None, [], f"{paths[i]}: cannot read image ({failed[str(paths[i])]})")
+        good = [i for i in good if str(paths[i]) not in failed]
         probs = probs.float().cpu().numpy()
         classes = model.classes
         k = max(1, min(top_k, len(classes)))

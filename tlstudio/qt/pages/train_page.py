@@ -209,6 +209,8 @@ class TrainPage(UsesTrainingProcess, Page):
             self.epochs_seen += 1
             self.curves.add_epoch(ev)
             self.table.add_epoch(ev)
+            if ev.dropped:
+                self.state.status_message.emit(f"{len(ev.dropped)} images could not be decoded and were left out")
         elif isinstance(ev, StageStart):
             self.curves.start_stage(ev)
             self.progress.start_stage(ev)
