@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -125,14 +123,9 @@ def _export_pickle(learn, target: Path) -> None:
 
 
 def _atomic_write(path: Path, write) -> None:
-    # A fresh name rather than mkstemp: the writer creates the file itself, so
-    # it gets the user's usual permissions instead of mkstemp's private 0600.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from tlstudio.core.atomic_files import atomic_write
+
+    atomic_write(path, write)
 
 
 def sha256_file(path) -> str:
