@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -14,18 +15,27 @@ from PIL import Image
 
 
 def digest(root: Path) -> dict[str, str]:
+    """Walked with a stack and directory handles, so folders nested thousands
+    deep or past PATH_MAX are listed too (os.walk recurses, and opens by path)."""
     listing = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            rel = os.path.relpath(path, root)
-            if os.path.islink(path):
-                listing[rel] = "link:" + os.readlink(path)
-            elif os.path.isdir(path):
-                listing[rel] = "folder"
-            else:
-                with open(path, "rb") as f:
-                    listing[rel] = hashlib.sha256(f.read()).hexdigest()
+    stack = [(os.open(root, os.O_RDONLY | os.O_DIRECTORY), "")]
+    while stack:
+        fd, rel = stack.pop()
+        try:
+            for name in sorted(os.listdir(fd)):
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                key = f"{rel}/{name}" if rel else name
+                if stat.S_ISLNK(st.st_mode):
+                    listing[key] = "link:" + os.readlink(name, dir_fd=fd)
+                elif stat.S_ISDIR(st.st_mode):
+                    listing[key] = "folder"
+                    stack.append((os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), key))
+                else:
+                    file_fd = os.open(name, os.O_RDONLY, dir_fd=fd)
+                    with os.fdopen(file_fd, "rb") as f:
+                        listing[key] = hashlib.sha256(f.read()).hexdigest()
+        finally:
+            os.close(fd)
     return listing
 
 
