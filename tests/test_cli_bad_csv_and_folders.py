@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import subprocess
 
 import pytest
 from core.broken_files import good_png, make_class_folders
@@ -90,8 +91,16 @@ def _nest(top, names):
     os.close(fd)
 
 
-def test_folders_nested_over_a_thousand_deep_are_skipped_not_a_recursion_error(tmp_path, capsys):
-    data = make_class_folders(tmp_path / "data", {"a": 2, "b": 2})
+@pytest.fixture
+def deep_tree(tmp_path):
+    """Removed by `rm -rf` afterwards: shutil.rmtree, and so pytest's own clean-up
+    of old temp folders, recurses and fails on a tree 1,100 folders deep."""
+    yield tmp_path / "data"
+    subprocess.run(["rm", "-rf", str(tmp_path / "data")], check=True)
+
+
+def test_folders_nested_over_a_thousand_deep_are_skipped_not_a_recursion_error(deep_tree, tmp_path, capsys):
+    data = make_class_folders(deep_tree, {"a": 2, "b": 2})
     _nest(data / "a", ["d"] * 1100)
     before = digest(tmp_path)
     run = tlstudio(capsys, "scan", data)
