@@ -2,9 +2,10 @@
 
 `scan` accepts a folder of class folders, train/valid(/test) folders, a CSV of
 file,label rows, or a .zip of any of these. Files are found by
-`dataset_layouts`, extracted by `dataset_zip` and checked by `image_check`
-(headers only, never decoded); this module puts the result together, splits
-it and says what is wrong in plain words.
+`dataset_layouts` (folders walked by `dataset_folders`), extracted by
+`dataset_zip` and checked by `image_check` (headers only, never decoded);
+this module puts the result together, splits it and says what is wrong in
+plain words.
 """
 from __future__ import annotations
 
