@@ -11,6 +11,7 @@ import os
 from contextlib import contextmanager
 
 import pandas as pd
+from fastai.data.load import SkipItemException
 from fastai.vision.all import (
     CategoryBlock,
     ColReader,
@@ -27,7 +28,6 @@ from fastai.vision.all import (
     imagenet_stats,
     set_seed,
 )
-from fastai.data.load import SkipItemException
 from PIL import Image
 
 from tlstudio.core.config import AugmentConfig
@@ -94,21 +94,24 @@ def dropped_note(spec: DatasetSpec, dropped: dict[str, str] | tuple[str, ...], s
     paths = sorted(dropped)
     valid = sum(split_of.get(p) == "valid" for p in paths)
     base = spec.data_dir or spec.root
-    names = [printable(os.path.relpath(p, base)) if _under(p, base) else printable(p) for p in paths[:shown]]
+    names = [printable(_shown(p, base)) for p in paths[:shown]]
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
     n = len(paths)
-    note = f"; {n} image{'s' if n != 1 else ''} could not be decoded and {'were' if n != 1 else 'was'} left out ({', '.join(names)}{more})"
+    were = "were" if n != 1 else "was"
+    note = f"; {n} image{'s' if n != 1 else ''} could not be decoded and {were} left out ({', '.join(names)}{more})"
     if valid:
         total = spec.split_counts()["valid"]
         note += f"; the validation metrics cover {total - valid} of {total} validation images"
     return note
 
 
-def _under(path: str, base) -> bool:
+def _shown(path: str, base) -> str:
+    """Relative to the dataset folder when inside it, as `tlstudio scan` shows paths."""
     try:
-        return os.path.commonpath([path, str(base)]) == str(base)
-    except ValueError:
-        return False
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
 
 
 ImageFileBlock = TransformBlock(type_tfms=open_image, batch_tfms=IntToFloatTensor)

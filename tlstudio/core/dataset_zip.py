@@ -229,7 +229,8 @@ def _extract(archive: zipfile.ZipFile, zip_path: Path, members, target: Path, re
                 if problem is None:
                     raise
                 skipped.append(problem)
-        record = {"source": str(zip_path), "bytes": needed, "skipped": [[str(s.path), s.reason, s.detail] for s in skipped]}
+        refused = [[str(s.path), s.reason, s.detail] for s in skipped]
+        record = {"source": str(zip_path), "bytes": needed, "skipped": refused}
         (work / _DONE).write_text(json.dumps(record), encoding="utf-8")
         if target.exists():  # a stale, interrupted extraction
             shutil.rmtree(target, ignore_errors=True)

@@ -328,7 +328,8 @@ def predict(model: LoadedModel, image_paths, top_k: int = 3) -> list[Prediction]
             probs, _ = learn.get_preds(dl=dl, reorder=False)
         for i in good:
             if str(paths[i]) in failed:
-                results[i] = Prediction(paths[i], None, None, [], f"{paths[i]}: cannot read image ({failed[str(paths[i])]})")
+                error = f"{paths[i]}: cannot read image ({failed[str(paths[i])]})"
+                results[i] = Prediction(paths[i], None, None, [], error)
         good = [i for i in good if str(paths[i]) not in failed]
         probs = probs.float().cpu().numpy()
         classes = model.classes
