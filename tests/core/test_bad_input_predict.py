@@ -75,3 +75,30 @@ def test_predict_cli_names_each_bad_image_and_exits_1(model_file, images, tmp_pa
     assert "Traceback" not in out.stderr
     assert [line.split(": ")[0] for line in out.stdout.splitlines()] == [str(paths[0]), str(paths[3])]
     assert digest(folder) == before
+
+
+def test_evaluation_leaves_out_an_image_that_no_longer_decodes(model_file, trained_result, tmp_path, monkeypatch):
+    """A fresh process (an exported model, nothing known about the files) and
+    the window's process (told by the training process what it dropped)."""
+    from tlstudio.core import data
+    from tlstudio.core.dataset import scan
+    from tlstudio.core.interpret import interpret
+
+    root = tmp_path / "photos"
+    for item, label, split in zip(trained_result.spec.items, trained_result.spec.labels, trained_result.spec.splits):
+        dest = root / split / label / Path(item).name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(Path(item).read_bytes())
+    spec = scan(root)
+    damaged = damaged_data_png(next(p for p, s in zip(spec.items, spec.splits) if s == "valid"))
+    before = digest(root)
+    monkeypatch.setattr(data, "_broken", {})
+    result = interpret(load_model(model_file).learn, spec, "valid")
+    n_valid = spec.split_counts()["valid"]
+    assert len(result.paths) == n_valid - 1 and damaged not in result.paths
+    assert int(result.confusion.sum()) == n_valid - 1
+    monkeypatch.setattr(data, "_broken", {})
+    data.remember_undecodable([str(damaged)])
+    assert data.items_frame(spec, ("valid",))["path"].tolist() == [
+        str(p) for p, s in zip(spec.items, spec.splits) if s == "valid" and p != damaged]
+    assert digest(root) == before

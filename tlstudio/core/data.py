@@ -73,6 +73,12 @@ def open_image(path) -> PILImage:
         raise SkipItemException(exc.detail) from None
 
 
+def remember_undecodable(paths) -> None:
+    """Files another process (the training process) failed to decode: left out here too."""
+    for path in paths:
+        _broken[str(path)] = _stamp(str(path))
+
+
 def _stamp(path: str) -> tuple[int, int]:
     try:
         st = os.stat(path)
