@@ -71,6 +71,13 @@ def test_a_zip_bomb_is_refused_before_anything_is_written(tmp_path, cache, capsy
     assert run.err.strip() == (f"tlstudio scan: error: {archive}: 'a/zeros.png' unpacks to 105 MB from 0.1 MB, more "
                                "than 100 times its size (a possible zip bomb); it was not extracted")
     assert _extractions(cache) == []
+    spread = _zip(tmp_path / "spread.zip", {f"a/{i:02d}.png": bytes(1 << 20) for i in range(70)})  # each under 64 MB
+    before = digest(tmp_path)
+    run = tlstudio(capsys, "scan", spread)
+    assert run.rc == 2
+    assert run.err.strip() == (f"tlstudio scan: error: {spread}: the archive unpacks to 73 MB from 0.1 MB, more than "
+                               "100 times its size (a possible zip bomb); it was not extracted")
+    assert _extractions(cache) == []
     assert digest(tmp_path) == before
 
 

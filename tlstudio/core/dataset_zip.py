@@ -119,13 +119,17 @@ def _check_limits(zip_path: Path, members) -> None:
     if unpacked > cap:
         raise DatasetError(f"{zip_path} would unpack to {unpacked / 1e9:.1f} GB, more than the zip cache's limit "
                            f"of {cap / 1e9:.1f} GB; extract it yourself and drop the folder")
-    for size, packed_size, what in [(m.file_size, m.compress_size, f"'{m.filename}'") for m in members] + [
-        (unpacked, packed, "the archive")
-    ]:
-        if size > RATIO_FLOOR and size > MAX_RATIO * max(1, packed_size):
-            raise DatasetError(f"{zip_path}: {what} unpacks to {size / 1e6:,.0f} MB from "
-                               f"{packed_size / 1e6:,.1f} MB, more than {MAX_RATIO} times its size "
-                               "(a possible zip bomb); it was not extracted")
+    for member in members:
+        _check_ratio(zip_path, member.filename, member.file_size, member.compress_size)
+    _check_ratio(zip_path, None, unpacked, packed)
+
+
+def _check_ratio(zip_path: Path, name: str | None, size: int, packed: int) -> None:
+    """`name`: the member's; None for the whole archive."""
+    if size > RATIO_FLOOR and size > MAX_RATIO * max(1, packed):
+        what = "the archive" if name is None else f"'{name}'"
+        raise DatasetError(f"{zip_path}: {what} unpacks to {size / 1e6:,.0f} MB from {packed / 1e6:,.1f} MB, "
+                           f"more than {MAX_RATIO} times its size (a possible zip bomb); it was not extracted")
 
 
 def _read_done(target: Path) -> list[SkippedFile] | None:
