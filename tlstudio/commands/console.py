@@ -27,6 +27,7 @@ from tlstudio.core.events import (
     Progress,
     StageEnd,
     StageStart,
+    dropped_text,
 )
 from tlstudio.core.printable import printable
 
@@ -146,8 +147,7 @@ class ConsoleReporter:
         if len(e.dropped) > self._dropped:
             new = e.dropped[self._dropped:]
             self._dropped = len(e.dropped)
-            self.note(f"warning: {len(new)} image{'s' if len(new) != 1 else ''} could not be decoded and "
-                      f"{'were' if len(new) != 1 else 'was'} left out: " + ", ".join(printable(p) for p in new))
+            self.note(f"warning: {dropped_text(len(new))}: " + ", ".join(printable(p) for p in new))
 
     def _on_FitEnd(self, e: FitEnd) -> None:
         self._clear_bar()

@@ -32,6 +32,7 @@ from PIL import Image
 
 from tlstudio.core.config import AugmentConfig
 from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.events import dropped_text
 from tlstudio.core.image_check import ImageProblem, decode_checked
 from tlstudio.core.printable import printable
 
@@ -102,9 +103,7 @@ def dropped_note(spec: DatasetSpec, dropped: dict[str, str] | tuple[str, ...], s
     base = spec.data_dir or spec.root
     names = [printable(_shown(p, base)) for p in paths[:shown]]
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
-    n = len(paths)
-    were = "were" if n != 1 else "was"
-    note = f"; {n} image{'s' if n != 1 else ''} could not be decoded and {were} left out ({', '.join(names)}{more})"
+    note = f"; {dropped_text(len(paths))} ({', '.join(names)}{more})"
     if valid:
         total = spec.split_counts()["valid"]
         note += f"; the validation metrics cover {total - valid} of {total} validation images"

@@ -55,6 +55,11 @@ class EpochEnd:
     dropped: tuple[str, ...] = ()  # images that failed to decode so far in the run, left out of their split
 
 
+def dropped_text(n: int) -> str:
+    """How every output words `EpochEnd.dropped`: "2 images could not be decoded and were left out"."""
+    return f"{n} image{'s' if n != 1 else ''} could not be decoded and {'were' if n != 1 else 'was'} left out"
+
+
 @dataclass(frozen=True)
 class FitEnd:
     status: str  # "completed" | "cancelled" | "failed"
