@@ -66,11 +66,16 @@ def open_image(path) -> PILImage:
     try:
         return PILImage.create(decode_checked(path))
     except ImageProblem as exc:
-        for record in _recorders:
-            record.setdefault(str(path), exc.detail)
-        _broken[str(path)] = _stamp(str(path))
-        log.warning("dropped %s: %s", path, exc.detail)
+        note_decode_failure(path, exc.detail)
         raise SkipItemException(exc.detail) from None
+
+
+def note_decode_failure(path, detail: str) -> None:
+    """Record that `path` no longer decodes, for every run recording failures."""
+    for record in _recorders:
+        record.setdefault(str(path), detail)
+    _broken[str(path)] = _stamp(str(path))
+    log.warning("dropped %s: %s", path, detail)
 
 
 def remember_undecodable(paths) -> None:

@@ -68,20 +68,66 @@ def labelled_dl(learn, paths, labels):
     loaded model that kept no dataset."""
     from fastai.vision.all import Categorize, Datasets, TfmdLists
 
-    x_tfms = learn.dls.valid_ds.tls[0].tfms
+    from tlstudio.core.data import open_image
+
+    # fastai's own opener decodes unchecked and raises on a broken file; ours
+    # holds the one pixel limit and drops (and records) what no longer decodes.
+    x_tfms = [open_image if getattr(t, "name", "") == "PILBase.create" else t
+              for t in learn.dls.valid_ds.tls[0].tfms.fs]
     vocab = [str(c) for c in learn.dls.vocab]
+    paths, labels = _decodable_first(list(paths), list(labels))
     dsets = Datasets(tls=[
         TfmdLists(test_items(learn, paths), x_tfms, split_idx=1),
         TfmdLists([str(label) for label in labels], [Categorize(vocab=vocab, sort=False)], split_idx=1),
     ])
-    return learn.dls.valid.new(dsets, shuffle=False, drop_last=False)
+    # In this process: a failure recorded in a DataLoader worker would be lost.
+    return learn.dls.valid.new(dsets, shuffle=False, drop_last=False, num_workers=0)
+
+
+def _decodable_first(paths, labels):
+    """fastai decodes the first item to set up its transforms, outside any
+    batch, where a dropped item is an error: a decodable one goes first."""
+    from tlstudio.core.image_check import ImageProblem, decode_checked
+
+    for i, path in enumerate(paths):
+        try:
+            decode_checked(path)
+        except ImageProblem:
+            continue
+        order = [i, *(j for j in range(len(paths)) if j != i)]
+        return [paths[j] for j in order], [labels[j] for j in order]
+    return paths, labels
 
 
 def learner_probabilities(learn, paths):
     """Probabilities from fastai's `get_preds` over image files (rows in input
-    order; a file that no longer decodes has no row, see data.open_image)."""
-    dl = learn.dls.test_dl(test_items(learn, paths))
+    order; a file that no longer decodes has no row and is recorded, see
+    data.note_decode_failure). Each image is decoded once, checked against the
+    one pixel limit: by `data.open_image` for a learner trained here, here for
+    a loaded one, whose pipeline would decode with fastai's unchecked opener."""
+    items = test_items(learn, paths)
+    if isinstance(items, list):
+        items = _decoded(items)
+        if not items:
+            import numpy as np
+
+            return np.zeros((0, len(learn.dls.vocab)), dtype=np.float32)
+    # Worker processes cost more to start than a prediction batch takes.
+    dl = learn.dls.test_dl(items, num_workers=0)
     with learn.no_bar():
         # A test DataLoader is never shuffled, and fastai's reordering breaks on a skipped item.
         probs, _ = learn.get_preds(dl=dl, reorder=False)
     return probs.float().cpu().numpy()
+
+
+def _decoded(paths):
+    from tlstudio.core.data import note_decode_failure
+    from tlstudio.core.image_check import ImageProblem, decode_checked
+
+    images = []
+    for path in paths:
+        try:
+            images.append(decode_checked(path))
+        except ImageProblem as exc:
+            note_decode_failure(path, exc.detail)
+    return images
