@@ -63,12 +63,14 @@ class Gallery(QWidget):
         self.view = GalleryView(self.model)
         self.view.activated.connect(self.image_activated)
 
-        self.class_box = QComboBox(minimumContentsLength=12)
+        self.class_box = QComboBox(minimumContentsLength=10)
         self.class_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.split_box = QComboBox()
         self.split_box.addItems([ALL, *SPLITS])
         self.search = QLineEdit(placeholderText="Search file names", clearButtonEnabled=True)
         self.search.setMaximumWidth(260)
+        # Room for the placeholder: a squeezed search box reads as a blank sliver.
+        self.search.setMinimumWidth(self.search.fontMetrics().horizontalAdvance(self.search.placeholderText()) + 40)
         self.search.setAcceptDrops(False)  # a dropped folder opens a dataset; it is not search text
         self.count_label = QLabel()
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -89,6 +91,7 @@ class Gallery(QWidget):
         bar.addWidget(self.split_box)
         bar.addSpacing(8)
         bar.addWidget(self.search, 1)
+        bar.addStretch(0)
         bar.addWidget(self.count_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
