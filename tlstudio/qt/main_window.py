@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QMainWi
 
 from tlstudio.qt import settings
 from tlstudio.qt.app_state import AppState
+from tlstudio.qt.help_menu import add_help_menu
 from tlstudio.qt.pages.base import Page, PageHost
 from tlstudio.qt.workers import EngineTask
 
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         for number, (key, title, *_rest) in enumerate(PAGES, start=1):
             action = self._action(go_menu, title.split(maxsplit=1)[1], lambda _=False, k=key: self.show_page(k), f"Ctrl+{number}")
             self.step_actions.append(action)
+        add_help_menu(self)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)

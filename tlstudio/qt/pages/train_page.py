@@ -87,6 +87,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
         self.cancel_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cancel_shortcut.setWhatsThis("Cancel training (Train page)")
         self.progress = TrainProgress()
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
