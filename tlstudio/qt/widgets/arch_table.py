@@ -6,6 +6,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from tlstudio.core.models import ARCHS
+from tlstudio.core.speed import SPEED_BATCH, SPEED_SIZE
 
 COLUMNS = ("Architecture", "Params", "Input", "Layer groups", "Pretrained weights", "Speed")
 NAME, PARAMS, INPUT, GROUPS, WEIGHTS, SPEED = range(len(COLUMNS))
@@ -30,7 +31,11 @@ class ArchTable(QTableWidget):
         self.names = list(ARCHS)
         self.recommended: str | None = None
         self.setHorizontalHeaderLabels(COLUMNS)
-        self.horizontalHeaderItem(SPEED).setToolTip("Images per second of a forward pass at 64 px, measured here")
+        self.horizontalHeaderItem(SPEED).setToolTip(
+            f"Inference speed: images per second of a forward pass (batch {SPEED_BATCH}, {SPEED_SIZE} px), measured on this machine. "
+            "Training is slower: it also runs the backward pass; the Train page shows its own images/s"
+        )
+        self.horizontalHeaderItem(INPUT).setToolTip("The image size training uses, set on the Augment page")
         self.verticalHeader().hide()
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -77,10 +82,17 @@ class ArchTable(QTableWidget):
             item.setText(weights_text(status))
             item.setForeground(QBrush(AVAILABLE if status else MISSING))
 
+    def set_input_size(self, size: int) -> None:
+        """The Input column shows the size training will use (the Augment page's), not the pretraining size."""
+        for row, name in enumerate(self.names):
+            item = self.item(row, INPUT)
+            item.setText(f"{size} px")
+            item.setToolTip(f"Training resizes every image to {size} px (Augment page); {name} was pretrained at {ARCHS[name].input_size} px")
+
     def set_speed(self, name: str, images_per_s: float, device: str) -> None:
         item = self.item(self.row_of(name), SPEED)
         item.setText(f"{images_per_s:,.0f} img/s")
-        item.setToolTip(f"Forward pass at 64 px on {device}, measured on this machine")
+        item.setToolTip(f"Inference (forward pass), batch {SPEED_BATCH} at {SPEED_SIZE} px on {device}, measured on this machine")
 
     def set_recommended(self, name: str, reason: str) -> None:
         self.recommended = name
