@@ -266,3 +266,28 @@ def test_help_menu_shows_shortcuts_how_it_trains_and_versions(main_window, qtbot
     assert "Qt 6." in text
     assert not about.isModal()
     about.grab().save(str(artifacts_dir / "help_about.png"))
+
+
+def test_file_dialogs_open_in_home_then_where_the_user_last_was(main_window, qtbot, monkeypatch, tmp_path, dataset_factory):
+    from PySide6.QtWidgets import QFileDialog
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    dataset = dataset_factory("class-folders")
+    asked = []
+
+    def choose(_parent, _title, start, *_rest):
+        asked.append(start)
+        return str(dataset)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _p, _t, start, *_r: (asked.append(start), ("", ""))[1])
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
+        main_window.open_folder_action.trigger()
+    assert asked == [str(home)]  # first time: the user's home, not the app's folder
+    main_window.data_page.open_file_dialog()
+    assert asked[1] == str(dataset.parent)  # then beside the dataset last opened
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
+        main_window.data_page.open_folder_dialog()
+    assert asked[2] == str(dataset.parent)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from tlstudio.qt import settings
 from tlstudio.qt.dataset_loader import DatasetLoader
 from tlstudio.qt.pages.base import Page
 from tlstudio.qt.resources import DEMO_DATASET, app_icon
@@ -143,13 +144,17 @@ class DataPage(Page):
         self.open_path(DEMO_DATASET)
 
     def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open dataset folder")
+        folder = QFileDialog.getExistingDirectory(self, "Open dataset folder", settings.dialog_folder("dataset"))
         if folder:
+            settings.remember_dialog_folder("dataset", Path(folder).parent)  # next time: beside this dataset
             self.open_path(folder)
 
     def open_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open dataset file", "", "Datasets (*.zip *.csv);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open dataset file", settings.dialog_folder("dataset"), "Datasets (*.zip *.csv);;All files (*)"
+        )
         if path:
+            settings.remember_dialog_folder("dataset", path)
             self.open_path(path)
 
     def is_scanning(self) -> bool:
