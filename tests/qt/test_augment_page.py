@@ -134,3 +134,24 @@ def test_the_pipeline_line_follows_the_architectures_normalization(qtbot, page, 
     assert "mean=[0.485, 0.456, 0.406]" in page.pipeline.text()  # mobilenet_v2: ImageNet's
     page.state.update_train_config(arch="tf_efficientnet_lite0")
     qtbot.waitUntil(lambda: "mean=[0.5, 0.5, 0.5]" in page.pipeline.text(), timeout=PREVIEW_TIMEOUT_MS)
+
+
+def test_every_augmentation_control_and_its_label_has_its_own_tooltip(qtbot):
+    from PySide6.QtWidgets import QFormLayout, QGroupBox
+
+    from tlstudio.qt.widgets.augment_controls import AugmentControls
+
+    controls = AugmentControls()
+    qtbot.addWidget(controls)
+    tips = {}
+    for form in controls.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            for role in (QFormLayout.ItemRole.LabelRole, QFormLayout.ItemRole.FieldRole, QFormLayout.ItemRole.SpanningRole):
+                item = form.itemAt(row, role)
+                if item is not None and item.widget() is not None:
+                    widget = item.widget()
+                    assert widget.toolTip(), f"{type(widget).__name__} {getattr(widget, 'text', lambda: '')()!r} has no tooltip"
+                    if role != QFormLayout.ItemRole.LabelRole:
+                        tips[id(widget)] = widget.toolTip()
+    assert len(tips) == 15 and len(set(tips.values())) == len(tips)  # each control says its own thing
+    assert all(not box.toolTip() for box in controls.findChildren(QGroupBox))  # no shared group text over them

@@ -291,3 +291,8 @@ def test_file_dialogs_open_in_home_then_where_the_user_last_was(main_window, qtb
     with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
         main_window.data_page.open_folder_dialog()
     assert asked[2] == str(dataset.parent)
+
+
+def test_every_sidebar_step_says_what_it_is_for(main_window):
+    tips = [main_window.sidebar.item(row).toolTip() for row in range(main_window.sidebar.count())]
+    assert all(tips) and len(set(tips)) == len(tips)

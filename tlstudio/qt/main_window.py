@@ -25,6 +25,17 @@ PAGES = (
     ("export", "7  Export", "export_page", "ExportPage"),
 )
 
+# What each step is for, as the sidebar's tooltips.
+STEP_TIPS = {
+    "data": "Open a dataset and look at it: classes, splits, every image and every skipped file",
+    "augment": "Choose the image size and the random augmentations, previewed through fastai's own pipeline",
+    "model": "Choose the architecture, its pretrained weights and how deep stage 2 unfreezes",
+    "lr": "Run the learning-rate finder and choose the rates for both stages",
+    "train": "Train: the head first (body frozen), then the unfrozen layers; live curves, cancel at any point",
+    "evaluate": "Confusion matrix, top losses, per-class metrics and ROC curves of the trained model",
+    "export": "Save the trained model, verified by reloading it, and try it on new images",
+}
+
 SIDEBAR_STYLE = """
 QListWidget#Sidebar { background: #f1f3f5; border: none; border-right: 1px solid #d8dce0; padding-top: 8px; outline: 0; }
 QListWidget#Sidebar::item { padding: 9px 14px; border-radius: 4px; margin: 1px 6px; color: #2b2f33; }
@@ -63,6 +74,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(host)
             item = QListWidgetItem(title)
             item.setData(Qt.ItemDataRole.UserRole, key)
+            item.setToolTip(STEP_TIPS.get(key, ""))
             self.sidebar.addItem(item)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
