@@ -85,7 +85,10 @@ def test_no_page_clips_its_text_at_small_or_large_sizes(qtbot, window, artifacts
             assert not window.hosts[key].is_gated(), key
             if (window.width(), window.height()) != (width, height):
                 hint = window.pages[key].minimumSizeHint()
-                problems.append(f"{width}x{height}: the window cannot shrink to this size ({key} needs {hint.width()}x{hint.height()})")
+                problems.append(
+                    f"{width}x{height}: the window cannot shrink to this size, it is {window.width()}x{window.height()} "
+                    f"({key} needs {hint.width()}x{hint.height()})"
+                )
             problems += [f"{width}x{height} {key}: {p}" for p in clipped(window)]
             save_screenshot(window, f"{number}-{key}-{width}x{height}", artifacts_dir)
     assert not problems, "\n".join(problems)

@@ -97,7 +97,7 @@ class AugmentPage(Page):
         grid_box = QGroupBox("One image, nine draws")
         grid_box.setToolTip("The chosen image through the training pipeline nine times, each with new random draws")
         QVBoxLayout(grid_box).addWidget(self.grid)
-        self.batch = ImageGrid(4, 4, tile=96, captions=True, min_tile=56)
+        self.batch = ImageGrid(4, 4, tile=96, captions=True, min_tile=48)
         self.batch.setToolTip("Click an image to see its augmentations on the left")
         self.batch.tile_clicked.connect(self._batch_tile_clicked)
         batch_box = QGroupBox("A training batch, as the model sees it")

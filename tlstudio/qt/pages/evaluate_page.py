@@ -183,6 +183,7 @@ class EvaluatePage(Page):
         body.addWidget(self.right)
         body.setStretchFactor(0, 1)
         body.setStretchFactor(1, 1)
+        body.setSizes([380, 470])  # the right column's metrics table needs its five columns' width
 
         self.error_label = QLabel(wordWrap=True)
         self.error_label.setStyleSheet("color: #c0392b;")

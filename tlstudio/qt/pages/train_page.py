@@ -43,7 +43,7 @@ REDRAW_MS = 100  # the progress line: 10 updates a second
 # every bit of that comes out of training (docs/benchmarks.md, "GUI training").
 PLOT_TICKS = 3
 TABLE_ROWS_SHOWN = 8  # the epoch table fits up to this many epochs without scrolling
-LR_PLOT_MIN_HEIGHT = 110  # room for the schedule's shape and its axis labels
+LR_PLOT_MIN_HEIGHT = 90  # room for the schedule's shape and its axis labels
 
 
 def missing_weights(config) -> str:
@@ -133,8 +133,8 @@ class TrainPage(UsesTrainingProcess, Page):
         run_layout.addStretch(1)
 
         top = QHBoxLayout()
-        top.addWidget(settings_box, 3)
-        top.addWidget(run_box, 2)
+        top.addWidget(settings_box, 2)  # its lines stay single at 1024 px: a wrapped form row gets clipped
+        top.addWidget(run_box, 1)
 
         self.curves = TrainingCurves()
         self.curves.lr_widget.setMinimumHeight(LR_PLOT_MIN_HEIGHT)
@@ -321,8 +321,7 @@ class TrainPage(UsesTrainingProcess, Page):
         rows = min(max(epochs, 1), TABLE_ROWS_SHOWN)
         header = self.table.horizontalHeader().sizeHint().height()
         height = header + rows * self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth() + 2
-        self.table.setMinimumHeight(height)
-        self.table.setMaximumHeight(height)
+        self.table.setFixedHeight(height)
 
     def _dataset_changed(self, _spec) -> None:
         if not self.is_training():

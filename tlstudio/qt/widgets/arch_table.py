@@ -11,6 +11,7 @@ from tlstudio.core.speed import SPEED_BATCH, SPEED_SIZE
 COLUMNS = ("Architecture", "Params", "Input", "Layer groups", "Pretrained weights", "Speed")
 NAME, PARAMS, INPUT, GROUPS, WEIGHTS, SPEED = range(len(COLUMNS))
 RECOMMENDED = "  ★ recommended"
+ROW_HEIGHT = 22
 AVAILABLE = QColor("#1b6e2a")
 MISSING = QColor("#8a5a00")
 
@@ -42,7 +43,7 @@ class ArchTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
-        self.verticalHeader().setDefaultSectionSize(24)
+        self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         for row, name in enumerate(self.names):
             info = ARCHS[name]
             cells = (name, f"{info.params_m:.1f} M", f"{info.input_size} px", str(info.n_groups), "", "not measured")
@@ -58,7 +59,7 @@ class ArchTable(QTableWidget):
         header.setSectionResizeMode(WEIGHTS, QHeaderView.ResizeMode.Stretch)
         self.itemSelectionChanged.connect(self._selection_changed)
         # Every architecture visible at once: no scrolling to compare them.
-        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + 24 * len(self.names) + 2 * self.frameWidth())
+        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + ROW_HEIGHT * len(self.names) + 2 * self.frameWidth())
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def row_of(self, name: str) -> int:

@@ -68,6 +68,7 @@ class ConfigSummary(QWidget):
         self.bs.setToolTip("Images per training batch: larger is faster per image but needs more memory; "
                            "fastai's default is 64, smaller batches suit small datasets")
         self.bs.setKeyboardTracking(False)
+        self.bs.setMaximumWidth(90)
         for key, title in (
             ("model", "Model"),
             ("images", "Images"),
@@ -84,12 +85,13 @@ class ConfigSummary(QWidget):
             form.addRow(title + ":", label)
         self.keep_best = QCheckBox("Keep the best epoch (lowest validation loss), not the last")
         self.keep_best.setToolTip(
-            "After every epoch the validation loss is measured; on: the model keeps the weights of the epoch "
-            "with the lowest one; off: the weights after the last epoch"
+            "Keep the weights of the epoch with the lowest validation loss, not those after the last epoch "
+            "(the validation loss is measured after every epoch)"
         )
         self.early_stop = QCheckBox("Stop early after")
         self.early_stop.setToolTip("Stop the run when the validation loss has not improved for this many epochs")
         self.patience = QSpinBox(minimum=1, maximum=100, value=3, suffix=" epochs without improvement")
+        self.patience.setToolTip(self.early_stop.toolTip())
         row = QHBoxLayout()
         row.addWidget(self.early_stop)
         row.addWidget(self.patience)
