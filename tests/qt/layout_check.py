@@ -1,12 +1,14 @@
-"""Finds text the window shows only in part: labels, buttons, group titles and
-fields narrower (or, word-wrapped, shorter) than their text needs, widgets
-pushed outside their parent, and views that scroll sideways.
+"""Finds text the window shows only in part: labels, buttons, group titles,
+fields and table cells narrower (or, word-wrapped, shorter) than their text
+needs, widgets pushed outside their parent, and views that scroll sideways.
 
 `clipped(root)` returns one line per problem, naming the widget and its text,
 so a failing test says what to fix.
 """
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
@@ -15,10 +17,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
+    QTableView,
     QWidget,
 )
 
 GROUP_TITLE_MARGIN = 16  # Fusion draws a group title inset from the frame's left edge
+CELL_PADDING = 6  # a table cell's text margins, both sides together (Fusion: 3 px a side)
 
 
 def _name(widget: QWidget) -> str:
@@ -77,6 +81,25 @@ def _problem(widget: QWidget) -> str | None:
             return f"needs {needed} px of width, has {widget.width()}"
     if isinstance(widget, QAbstractScrollArea) and widget.horizontalScrollBar().isVisible():
         return "scrolls sideways"
+    if isinstance(widget, QTableView):
+        return _table_problem(widget)
+    return None
+
+
+def _table_problem(table: QTableView) -> str | None:
+    """A cell whose text is wider than its column (Qt elides it with "…")."""
+    model, metrics = table.model(), table.fontMetrics()
+    if model is None:
+        return None
+    for row in range(model.rowCount()):
+        for col in range(model.columnCount()):
+            text = model.index(row, col).data()
+            if not isinstance(text, str) or not text:
+                continue
+            font = model.index(row, col).data(Qt.ItemDataRole.FontRole)
+            width = (QFontMetrics(font) if font is not None else metrics).horizontalAdvance(text) + CELL_PADDING
+            if width > table.columnWidth(col):
+                return f"cell ({row}, {col}) {text!r} needs {width} px of width, has {table.columnWidth(col)}"
     return None
 
 

@@ -15,7 +15,9 @@ import pytest
 from layout_check import clipped
 
 from tlstudio.core import training_process
+from tlstudio.core.models import ARCHS
 from tlstudio.qt.main_window import PAGES, MainWindow
+from tlstudio.qt.widgets.gallery_model import LOADED_ROLE
 from tlstudio.qt.workers import EngineTask
 
 SIZES = ((1024, 700), (1600, 1000))
@@ -32,8 +34,30 @@ def lr_result(tiny_spec, tiny_config):
     return run_lr_find(training.prepare_learner(tiny_spec, tiny_config), num_it=60)
 
 
+@pytest.fixture(scope="module")
+def demo_elsewhere(tmp_path_factory, demo_dir):
+    """The demo, scanned through a link in a temporary folder: the screenshots show
+    a user's kind of path, not where this checkout happens to be."""
+    from tlstudio.core.dataset import scan
+
+    link = tmp_path_factory.mktemp("datasets") / "demo"
+    link.symlink_to(demo_dir, target_is_directory=True)
+    return scan(link)
+
+
+def thumbnails_shown(gallery) -> bool:
+    """Every thumbnail on screen is the image, not its grey placeholder."""
+    view, model = gallery.view, gallery.model
+    first, last = view.visible_rows()
+    on_screen = [
+        model.index(r, 0) for r in range(first, min(last, model.rowCount()))
+        if view.visualRect(model.index(r, 0)).intersects(view.viewport().rect())
+    ]
+    return bool(on_screen) and all(index.data(LOADED_ROLE) for index in on_screen)
+
+
 @pytest.fixture
-def window(qtbot, state, monkeypatch, demo_spec, trained_run, lr_result):
+def window(qtbot, state, monkeypatch, demo_elsewhere, trained_run, lr_result):
     """The window with every page filled from real results, as a user sees it after one run."""
     # A spare training process per shown page would only slow this test; nothing here trains.
     monkeypatch.setattr(training_process, "prestart", lambda: None)
@@ -41,7 +65,7 @@ def window(qtbot, state, monkeypatch, demo_spec, trained_run, lr_result):
     qtbot.addWidget(window)
     window.resize(*SIZES[0])
     window.show()
-    state.set_dataset(demo_spec)
+    state.set_dataset(demo_elsewhere)
     pages = window.pages
 
     pages["lr"]._finished(lr_result)
@@ -55,7 +79,7 @@ def window(qtbot, state, monkeypatch, demo_spec, trained_run, lr_result):
     window.show_page("augment")
     qtbot.waitUntil(lambda: pages["augment"].previews is not None, timeout=WAIT_MS)
     window.show_page("model")
-    qtbot.waitUntil(lambda: pages["model"].groups_arch and not pages["model"].groups_slot.is_running(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(pages["model"].depth.groups) == ARCHS[state.train_config.arch].n_groups, timeout=WAIT_MS)
     window.show_page("evaluate")
     evaluate = pages["evaluate"]
     qtbot.waitUntil(lambda: evaluate.interpretation is not None and not evaluate.slot.is_running(), timeout=WAIT_MS)
@@ -82,6 +106,8 @@ def test_no_page_clips_its_text_at_small_or_large_sizes(qtbot, window, artifacts
         for number, (key, *_rest) in enumerate(PAGES, start=1):
             window.show_page(key)
             qtbot.wait(50)  # layouts settle, deferred redraws run
+            for gallery in {"data": [window.pages["data"].gallery], "augment": [window.pages["augment"].picker]}.get(key, []):
+                qtbot.waitUntil(lambda g=gallery: thumbnails_shown(g), timeout=WAIT_MS)
             assert not window.hosts[key].is_gated(), key
             if (window.width(), window.height()) != (width, height):
                 hint = window.pages[key].minimumSizeHint()

@@ -110,8 +110,8 @@ class ModelPage(Page):
         left.addWidget(self.stages)
         left.addStretch(1)
         bottom = QHBoxLayout()
-        bottom.addLayout(left, 2)
-        bottom.addWidget(self.depth_box, 3)
+        bottom.addLayout(left, 3)
+        bottom.addWidget(self.depth_box, 5)  # its table of groups needs the width
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(arch_box)

@@ -16,11 +16,14 @@ AVAILABLE = QColor("#1b6e2a")
 MISSING = QColor("#8a5a00")
 
 
-def weights_text(status: str | None) -> str:
-    """"available offline (where)" when the weights are on this machine, else "not on this machine"."""
+def weights_text(status: str | None, short: bool = False) -> str:
+    """"available offline (where)" when the weights are on this machine, else "not on this machine".
+    `short`: a package is named only as "Python package"."""
     if not status:
         return "not on this machine"
     where = status.removeprefix("offline (").removesuffix(")") if status.startswith("offline (") else status
+    if short and where.startswith("package "):
+        where = "Python package"
     return f"available offline ({where})"
 
 
@@ -80,7 +83,9 @@ class ArchTable(QTableWidget):
         for arch in [name] if name else self.names:
             status = ARCHS[arch].weights_status()
             item = self.item(self.row_of(arch), WEIGHTS)
-            item.setText(weights_text(status))
+            # The table says where in short; the cell's tooltip (and the weights panel) names the package.
+            item.setText(weights_text(status, short=True))
+            item.setToolTip(weights_text(status))
             item.setForeground(QBrush(AVAILABLE if status else MISSING))
 
     def set_input_size(self, size: int) -> None:

@@ -58,8 +58,8 @@ class WeightsPanel(QWidget):
         self.slot = TaskSlot(self)
         self.slot.running_changed.connect(self._running)
 
-        self.pretrained = QCheckBox("Start from ImageNet-pretrained weights (recommended)")
-        self.pretrained.setToolTip("Off: train from random weights, which needs far more images and epochs")
+        self.pretrained = QCheckBox("Start from ImageNet weights (recommended)")
+        self.pretrained.setToolTip("On: the network starts from weights pretrained on ImageNet. Off: from random weights, which needs far more images and epochs")
         self.pretrained.toggled.connect(self._pretrained_toggled)
         self.status = QLabel(wordWrap=True)
         self.download = QPushButton("Download")
