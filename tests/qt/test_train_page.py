@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from tlstudio.core.events import BatchEnd, EpochEnd, Message, StageStart
 from tlstudio.qt.app_state import AppState
-from tlstudio.qt.pages.train_page import PLOT_TICKS, REDRAW_MS, TrainPage, train_task
+from tlstudio.qt.pages.train_page import LR_PLOT_MIN_HEIGHT, PLOT_TICKS, REDRAW_MS, TrainPage, train_task
 
 RUN_TIMEOUT_MS = 180_000  # generous: a loaded 2-core machine can be 10x slower
 
@@ -110,7 +110,7 @@ def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_
     # Every epoch's row shows without scrolling, and the LR plot has room for its shape.
     assert not page.table.verticalScrollBar().isVisible()
     assert page.table.viewport().height() >= page.table.rowCount() * page.table.rowHeight(0)
-    assert page.curves.lr_widget.height() >= 110
+    assert page.curves.lr_widget.height() >= LR_PLOT_MIN_HEIGHT
     page.grab().save(str(artifacts_dir / "train_page_finished.png"))
 
 
