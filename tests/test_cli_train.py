@@ -10,8 +10,9 @@ import sys
 import time
 
 import pytest
+from fixtures_engine import best_epoch
 
-EPOCH_ROW = re.compile(r"^\s*(\d+)\s+([12])\s+\d+\.\d+\s+\d+\.\d+")
+EPOCH_ROW = re.compile(r"^\s*(\d+)\s+([12])\s+\d+\.\d+\s+(\d+\.\d+)\s+(\d+\.\d+)")
 TINY = ["--size", "32", "--bs", "8", "--device", "cpu"]
 
 
@@ -21,8 +22,12 @@ def tlstudio(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
     )
 
 
-def epoch_rows(stdout: str) -> list[tuple[int, int]]:
-    return [(int(m[1]), int(m[2])) for m in map(EPOCH_ROW.match, stdout.splitlines()) if m]
+def epoch_rows(stdout: str, scores: bool = False) -> list[tuple]:
+    """(epoch, stage) per table row; with `scores`, (epoch, valid loss, accuracy)."""
+    rows = [m for m in map(EPOCH_ROW.match, stdout.splitlines()) if m]
+    if scores:
+        return [(int(m[1]), float(m[3]), float(m[4])) for m in rows]
+    return [(int(m[1]), int(m[2])) for m in rows]
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +40,13 @@ def trained(tiny_spec, tmp_path_factory):
 def test_train_prints_the_epoch_table_and_exports_a_verified_model(trained):
     run, model = trained
     assert run.returncode == 0, run.stderr[-3000:]
-    assert epoch_rows(run.stdout) == [(0, 1), (1, 2)]
+    assert epoch_rows(run.stdout) == [(1, 1), (2, 2)]  # counted from 1, as everywhere
     assert "train_loss" in run.stdout and "valid_loss" in run.stdout and "accuracy" in run.stdout
-    assert "Completed 2 epochs" in run.stderr and "exported and verified" in run.stderr
+    kept = best_epoch(epoch_rows(run.stdout, scores=True))  # keep-best is the default
+    assert f"Completed 2 epochs; kept epoch {kept} (stage {kept} epoch 1, " in run.stderr
+    assert f"Model (epoch {kept}) exported and verified" in run.stderr
     assert "Traceback" not in run.stderr
-    meta = json.loads(model.with_suffix(".json").read_text())
+    meta = json.loads(model.with_name(model.name + ".json").read_text())
     assert meta["classes"] == ["bag", "sneaker", "trouser"] and meta["input_size"] == 32
     assert meta["verification"]["verified"] is True
 
@@ -79,7 +86,7 @@ def test_evaluate_prints_report_and_confusion_matrix(trained, tiny_spec, capsys)
     assert "no 'test' split" in capsys.readouterr().err
 
 
-def test_ctrl_c_keeps_the_last_epoch_and_still_exports(tiny_spec, tmp_path):
+def test_ctrl_c_keeps_the_best_completed_epoch_and_still_exports(tiny_spec, tmp_path):
     model = tmp_path / "cancelled.pkl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tlstudio", "train", str(tiny_spec.root), "--epochs", "50", "--freeze-epochs", "1",
@@ -105,10 +112,10 @@ def test_ctrl_c_keeps_the_last_epoch_and_still_exports(tiny_spec, tmp_path):
     assert "Cancelling training" in err and "Cancelled in stage" in err
     rows = epoch_rows("".join(lines) + out)
     assert 1 <= len(rows) < 51
-    kept = rows[-1][0]  # the last completed epoch, named as the table printed it
+    kept = best_epoch(epoch_rows("".join(lines) + out, scores=True))  # named as the table printed it
     assert f"kept epoch {kept} (" in err
     assert f"Model (epoch {kept}) exported and verified" in err
-    assert model.is_file() and json.loads(model.with_suffix(".json").read_text())["verification"]["verified"]
+    assert model.is_file() and json.loads(model.with_name(model.name + ".json").read_text())["verification"]["verified"]
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path):
@@ -172,3 +179,26 @@ def test_lr_means_what_fine_tune_means_and_the_defaults_are_fine_tunes(flags, he
     assert (config.stage1_lr, config.base_lr) == pytest.approx((head, top))
     if not flags:
         assert inspect.signature(Learner.fine_tune).parameters["base_lr"].default == config.stage1_lr
+
+
+def test_unfreeze_auto_is_the_default_and_a_number_is_kept(tiny_spec):
+    from types import SimpleNamespace
+
+    from tlstudio.cli import build_parser
+    from tlstudio.commands.lr_find import _depth
+    from tlstudio.commands.train import config_from_args
+    from tlstudio.core.model_choice import recommend_depth
+
+    parser = build_parser()
+    auto = config_from_args(parser.parse_args(["train", "data"]))
+    assert auto.auto_depth is True and auto.unfreeze_depth is None
+    fixed = config_from_args(parser.parse_args(["train", "data", "--unfreeze", "3"]))
+    assert (fixed.auto_depth, fixed.unfreeze_depth) == (False, 3)
+    every = config_from_args(parser.parse_args(["train", "data", "--unfreeze", "all"]))
+    assert (every.auto_depth, every.unfreeze_depth) == (False, None)
+    # lr-find --unfreeze auto probes the depth recommended before training.
+    notes = []
+    args = SimpleNamespace(unfreeze="auto", arch="mobilenet_v2", device="cpu")
+    advice = recommend_depth(tiny_spec, 5)
+    assert _depth(args, tiny_spec, SimpleNamespace(note=notes.append)) == advice.value == 2
+    assert notes == [f"Unfreeze depth: {advice.reason}"]

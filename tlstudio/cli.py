@@ -13,7 +13,7 @@ import sys
 from tlstudio import __version__
 from tlstudio.core.errors import UserFacingError
 
-COMMANDS = ("scan", "models", "train", "lr_find", "evaluate", "predict")
+COMMANDS = ("scan", "models", "train", "lr_find", "evaluate", "predict", "export", "doctor")
 
 
 def _command_modules():

@@ -48,3 +48,47 @@ def test_cached_features_give_the_full_models_predictions(trained_result, tiny_s
 
 def test_features_too_large_to_cache_fall_back(trained_result):
     assert cache_features(trained_result.learn, NullReporter(), max_bytes=1) is None
+
+
+def _bn_buffers(learn, depth):
+    from tlstudio.core.features import trained_batchnorms
+
+    return [torch.cat([m.running_mean, m.running_var]).clone() for m in trained_batchnorms(learn, depth)]
+
+
+def test_caching_gives_the_groups_stage_2_trains_this_datas_batchnorm_statistics(tiny_spec, tiny_config, monkeypatch):
+    from tlstudio.core import features
+    from tlstudio.core.features import ADAPT_BATCHES, trained_batchnorms
+    from tlstudio.core.training import prepare_learner
+
+    learn = prepare_learner(tiny_spec, tiny_config)
+    before = _bn_buffers(learn, None)
+    cache_features(learn, NullReporter(), adapt_depth=2)  # 36 images: too few, the pretrained statistics stay
+    assert len(tiny_spec.indices("train")) < features.ADAPT_MIN_IMAGES
+    assert all(torch.equal(a, b) for a, b in zip(before, _bn_buffers(learn, None)))
+    monkeypatch.setattr(features, "ADAPT_MIN_IMAGES", 1)
+    every = _bn_buffers(learn, None)
+    adapted = _bn_buffers(learn, 2)
+    assert 0 < len(adapted) < len(every)
+    feats = cache_features(learn, NullReporter(), adapt_depth=2)
+    after = _bn_buffers(learn, None)
+    n_frozen = len(every) - len(adapted)
+    assert all(torch.equal(a, b) for a, b in zip(every[:n_frozen], after[:n_frozen])), "frozen groups keep theirs"
+    assert all(not torch.equal(a, b) for a, b in zip(adapted, after[n_frozen:])), "trained groups take the data's"
+    assert all(m.momentum == 0.1 for m in trained_batchnorms(learn, None)), "momentum restored"
+    assert ADAPT_BATCHES >= len(learn.dls.train)  # the tiny set: every training batch
+    # The head is fitted on what the whole model computes with these statistics.
+    probs, _ = learn.get_preds(dl=learn.dls.valid)
+    with torch.no_grad():
+        from_features = torch.softmax(trainable_head(learn).eval()(feats.x_valid), dim=1)
+    assert torch.allclose(from_features, probs, atol=1e-5)
+
+
+def test_stage_2_leaves_the_frozen_groups_batchnorm_statistics_pretrained(trained_result, tiny_spec, tiny_config):
+    from tlstudio.core.training import prepare_learner
+
+    fresh = prepare_learner(tiny_spec, tiny_config)
+    depth = trained_result.config.unfreeze_depth
+    n_frozen = len(_bn_buffers(fresh, None)) - len(_bn_buffers(fresh, depth))
+    pretrained, trained = _bn_buffers(fresh, None)[:n_frozen], _bn_buffers(trained_result.learn, None)[:n_frozen]
+    assert n_frozen > 0 and all(torch.equal(a, b) for a, b in zip(pretrained, trained))

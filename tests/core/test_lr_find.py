@@ -131,3 +131,47 @@ def test_an_error_mid_sweep_still_restores_weights(learn):
     with learn.added_cbs([FailsOnThirdBatch()]), pytest.raises(RuntimeError, match="simulated failure"):
         run_lr_find(learn, **SWEEP)
     assert_same_weights(learn, before)
+
+
+def test_stage1_probes_the_head_on_cached_features_and_restores_it(learn, tiny_spec, tiny_config):
+    from tlstudio.core.events import Progress
+    from tlstudio.core.features import TASK
+
+    learn.unfreeze()  # whatever state it was left in, stage 1 probes the head alone
+    before = snapshot(learn)
+    body_calls = []
+    hook = learn.model[0].register_forward_hook(lambda *_: body_calls.append(1))
+    reporter = ListReporter()
+    try:
+        result = find_lr(tiny_spec, tiny_config, stage=1, learn=learn, reporter=reporter, **SWEEP)
+    finally:
+        hook.remove()
+    caching = [e for e in reporter.of_type(Progress) if e.task == TASK]
+    # The body ran once per batch of the caching pass, never per finder step.
+    assert caching and caching[-1].done == caching[-1].total == len(body_calls)
+    assert len(body_calls) < SWEEP["num_it"]
+    assert (result.stage, result.depth) == (1, 1) and not result.cancelled
+    assert len(result.lrs) >= 16 and [s.name for s in result.suggestions] == list(NAMES)
+    assert_same_weights(learn, before)
+    assert trainable_groups(learn) == [False] * (len(trainable_groups(learn)) - 1) + [True]
+
+    # Without the fast head, the finder steps through the whole network.
+    body_calls.clear()
+    hook = learn.model[0].register_forward_hook(lambda *_: body_calls.append(1))
+    try:
+        find_lr(tiny_spec, tiny_config.with_(fast_head=False), stage=1, learn=learn, num_it=8, end_lr=1e-2)
+    finally:
+        hook.remove()
+    assert len(body_calls) >= 8
+    assert_same_weights(learn, before)
+
+
+def test_cancel_while_caching_features_returns_an_empty_cancelled_result(learn, tiny_spec, tiny_config):
+    from tlstudio.core.events import Progress
+
+    before = snapshot(learn)
+    reporter = ListReporter(cancel_when=lambda e: isinstance(e, Progress))
+    result = find_lr(tiny_spec, tiny_config, stage=1, learn=learn, reporter=reporter, **SWEEP)
+    assert result.cancelled and len(result.lrs) == 0 and result.suggestions == ()
+    assert not reporter.of_type(LrFindProgress)
+    assert_same_weights(learn, before)

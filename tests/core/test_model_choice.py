@@ -24,6 +24,28 @@ def test_fewer_images_per_class_train_fewer_groups():
     assert recommend_depth(spec_with(10), 1).value == 1
 
 
+def test_the_heads_accuracy_and_a_gpu_move_the_depth():
+    medium = spec_with(200)
+    assert recommend_depth(medium, 5).value == 3
+    assert recommend_depth(medium, 5, on_gpu=True).value == 4
+    poor = recommend_depth(medium, 5, head_accuracy=0.4)
+    assert poor.value == 4 and "separate the classes poorly (head accuracy 0.40)" in poor.reason
+    well = recommend_depth(medium, 5, head_accuracy=0.95)
+    assert well.value == 3 and "separate the classes well" in well.reason
+    assert recommend_depth(spec_with(800), 5, head_accuracy=0.4).value == 5  # never more than every group
+    assert recommend_depth(spec_with(40), 1, head_accuracy=0.4).value == 1
+
+
+def test_setting_a_depth_is_a_choice_that_turns_the_automatic_one_off():
+    from tlstudio.core.config import TrainConfig
+
+    assert TrainConfig().auto_depth is True
+    assert TrainConfig().with_(unfreeze_depth=2).auto_depth is False
+    assert TrainConfig().with_(unfreeze_depth=None).auto_depth is False
+    assert TrainConfig().with_(unfreeze_depth=2, auto_depth=True).auto_depth is True
+    assert TrainConfig().with_(epochs=5).auto_depth is True
+
+
 def test_default_architecture_prefers_small_models_on_cpu_and_weights_on_this_machine():
     assert recommend_arch(spec_with(50), on_gpu=False, available={"mobilenet_v2", "resnet50"}).value == "mobilenet_v2"
     assert recommend_arch(spec_with(2000), on_gpu=True, available={"mobilenet_v2", "resnet50"}).value == "resnet50"

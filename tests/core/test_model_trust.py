@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tlstudio.core.export import FORMAT, UntrustedModelError, load_model, sha256_file
+from tlstudio.core.export import FORMAT, UntrustedModelError, load_model, sha256_file, sidecar_path
 from tlstudio.core.trusted_files import exported_here, record_path, remember_export
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def booby_trapped_model(folder: Path) -> tuple[Path, Path]:
     model = folder / "model.pkl"
     torch.save({"learner": Payload(marker)}, model)
     sidecar = {"format": FORMAT, "format_version": 1, "classes": ["a", "b"], "sha256": sha256_file(model)}
-    model.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
+    sidecar_path(model).write_text(json.dumps(sidecar), encoding="utf-8")
     return model, marker
 
 
@@ -85,3 +85,20 @@ def test_the_record_lives_in_the_data_folder_and_names_only_what_was_recorded(tm
     assert exported_here(digest) and exported_here("cd" * 32)
     assert not exported_here("ab" * 31) and not exported_here("")
     assert len(record_path().read_text().splitlines()) == 2, "a name with a newline cannot forge a line"
+
+
+def test_a_torchscript_file_from_elsewhere_needs_trust_too(tmp_path):
+    import torch
+
+    model = tmp_path / "model.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(model))
+    sidecar = {"format": FORMAT, "classes": ["a", "b"], "sha256": sha256_file(model)}
+    Path(f"{model}.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    with pytest.raises(UntrustedModelError, match=r"model\.pt: was not exported by TL Studio on this machine"):
+        load_model(model)
+    try:
+        load_model(model, trust=True)
+    except UntrustedModelError:  # pragma: no cover - the failure this test exists to catch
+        pytest.fail("trust=True must open a TorchScript file")
+    except Exception:
+        pass  # this bare Linear has no preprocessing to predict with; trust was granted, which is the point

@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 from tlstudio.core import training
-from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, ListReporter, Progress, StageEnd, StageStart
+from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, ListReporter, Message, Progress, StageEnd, StageStart
+from fixtures_engine import best_epoch
 
 METRICS = {"accuracy", "error_rate", "f1_macro"}
 
@@ -49,11 +50,12 @@ def test_events_arrive_in_order_with_sane_values(trained_run, tiny_config):
         assert 0 <= e.metrics["f1_macro"] <= 1 and e.elapsed_s > 0
 
     end = events[-1]
-    assert end.status == "completed" and end.kept_epoch == epochs[-1].global_epoch
+    assert end.status == "completed" and end.kept_epoch == best_epoch(epochs)  # keep-best is the default
     result = trained_run.result
     assert result.status == "completed" and result.kept_epoch == end.kept_epoch
     assert result.history == epochs
-    assert "Completed 2 epochs" in result.message
+    assert result.message.startswith(f"Completed 2 epochs; kept epoch {end.kept_epoch + 1} (")
+    assert "the lowest validation loss" in result.message
 
 
 def test_learning_rates_follow_the_one_cycle_schedule(trained_run, tiny_config):
@@ -114,8 +116,8 @@ def test_result_can_be_evaluated_and_exported(trained_result, tiny_spec, tmp_pat
 
 
 def test_final_metrics_are_those_of_the_kept_epoch(trained_result):
-    last = trained_result.history[-1]
-    assert trained_result.final_metrics == dict(last.metrics, valid_loss=last.valid_loss, train_loss=last.train_loss)
+    kept = trained_result.history[best_epoch(trained_result.history)]
+    assert trained_result.final_metrics == dict(kept.metrics, valid_loss=kept.valid_loss, train_loss=kept.train_loss)
 
 
 def test_each_architecture_gets_the_normalisation_its_weights_expect(tiny_spec, tiny_config):
@@ -128,3 +130,25 @@ def test_each_architecture_gets_the_normalisation_its_weights_expect(tiny_spec, 
 
     assert stats("mobilenet_v2") == ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     assert stats("tf_efficientnet_lite0") == ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+
+
+def test_stage2_trains_the_recommended_depth_and_says_why(trained_run, tiny_spec):
+    from tlstudio.core.model_choice import recommend_depth
+
+    head = [e for e in trained_run.events if isinstance(e, EpochEnd) and e.stage == 1][-1]
+    advice = recommend_depth(tiny_spec, 5, head_accuracy=head.metrics["accuracy"])
+    start2 = next(e for e in trained_run.events if isinstance(e, StageStart) and e.stage == 2)
+    # 12 images per class is small (2 groups), one more when the head separates the classes poorly.
+    assert start2.trainable_groups == advice.value == (3 if head.metrics["accuracy"] < 0.6 else 2)
+    said = [e.text for e in trained_run.events if isinstance(e, Message) and "Unfreeze depth" in e.text]
+    assert said == [f"Unfreeze depth chosen for this data: {advice.reason} (set a depth to override)"]
+    assert trained_run.result.config.unfreeze_depth == advice.value and not trained_run.result.config.auto_depth
+
+
+def test_a_depth_set_by_hand_is_trained_as_set(tiny_spec, tiny_config):
+    config = tiny_config.with_(unfreeze_depth=3, freeze_epochs=1, epochs=1)
+    reporter = ListReporter(cancel_when=lambda e: isinstance(e, BatchEnd) and e.stage == 2)
+    training.run(tiny_spec, config, reporter)
+    start2 = next(e for e in reporter.events if isinstance(e, StageStart) and e.stage == 2)
+    assert start2.trainable_groups == 3
+    assert not [e for e in reporter.of_type(Message) if "Unfreeze depth" in e.text]

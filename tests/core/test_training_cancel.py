@@ -45,7 +45,7 @@ def test_cancel_in_stage1_stops_within_one_batch(tiny_spec, tiny_config, tmp_pat
     assert not [e for e in reporter.events if isinstance(e, StageStart) and e.stage == 2]
     assert result.status == "cancelled" and result.kept_epoch is None and result.history == []
     assert reporter.of_type(FitEnd) == [FitEnd("cancelled", "", None, result.message)]
-    assert result.message.startswith("Cancelled in stage 1 epoch 0")
+    assert result.message.startswith("Cancelled in stage 1 epoch 1")
     # No epoch completed: the half-trained head is dropped, the starting weights come back.
     assert _same(_weights(learn.model), start)
     assert capsys.readouterr().out == ""
@@ -82,9 +82,11 @@ def test_cancel_in_stage2_keeps_the_last_completed_epoch(tiny_spec, tiny_config,
     assert result.status == "cancelled"
     assert [e.global_epoch for e in result.history] == [0]
     assert result.kept_epoch == 0
-    # Epochs are named as the epoch tables number them, from 0.
-    assert result.message == "Cancelled in stage 2 epoch 0; kept epoch 0 (stage 1 epoch 0, valid loss %.4g)" % (
-        result.history[0].valid_loss
+    # Epochs are named as the epoch tables number them, from 1.
+    first = result.history[0]
+    assert result.message == (
+        "Cancelled in stage 2 epoch 1; kept epoch 1 (stage 1 epoch 1, valid loss %.4g, accuracy %.3f): "
+        "the lowest validation loss, and the last completed epoch" % (first.valid_loss, first.metrics["accuracy"])
     )
     # The two unfrozen batches moved the weights; the kept ones are those of stage 1's end.
     assert not _same(at_epoch["at cancel"], at_epoch[0])
@@ -118,6 +120,8 @@ def test_unfreeze_depth_leaves_the_right_groups_frozen(tiny_spec, tiny_config, d
                 [not torch.equal(p, b) for p, b in zip(group, old)] for group, old in zip(learn.opt.param_lists, before)
             ]
             seen["groups"] = layer_groups(learn)
+            seen["bn_training"] = {id(p): m.training for m in learn.model.modules()
+                                   if isinstance(m, nn.modules.batchnorm._BatchNorm) for p in m.parameters()}
             return True
         return False
 
@@ -134,12 +138,12 @@ def test_unfreeze_depth_leaves_the_right_groups_frozen(tiny_spec, tiny_config, d
             assert all(grads), f"group {i} should train"
             assert seen["groups"][i].trainable
         else:
-            # Frozen, except BatchNorm weights and biases (fastai's train_bn).
-            for p, g, c in zip(group, grads, changed):
-                assert g == _is_norm(norm_params, p)
-                if not g:
-                    assert not c, f"a frozen parameter of group {i} changed"
+            # Frozen whole, BatchNorm included: no gradient, no change, and
+            # its BatchNorm layers normalise with their pretrained statistics.
+            assert not any(grads) and not any(changed), f"a frozen parameter of group {i} changed"
             assert not seen["groups"][i].trainable
+            norms = [p for p in group if _is_norm(norm_params, p)]
+            assert norms and not any(seen["bn_training"][id(p)] for p in norms)
     assert any(seen["changed"][n - 1]), "the head took an optimizer step"
 
 
@@ -159,7 +163,7 @@ def test_a_failure_mid_run_returns_the_last_good_weights(tiny_spec, tiny_config,
     result = training.run(tiny_spec, tiny_config, reporter, learn=learn)
     assert result.status == "failed" and result.kept_epoch == 0
     assert reporter.of_type(FitEnd)[-1].error == "RuntimeError: disk full"
-    assert result.message.startswith("Failed in stage 2 epoch 0: RuntimeError: disk full; kept epoch 0")
+    assert result.message.startswith("Failed in stage 2 epoch 1: RuntimeError: disk full; kept epoch 1 (stage 1 epoch 1,")
     assert _same(_weights(learn.model), at_epoch[0])
     # Driven by a reporter, fastai prints neither progress bars nor its epoch table.
     assert capsys.readouterr().out == ""

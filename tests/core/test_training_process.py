@@ -57,7 +57,9 @@ def test_the_rebuilt_learner_holds_the_kept_weights(process_run, trained_run, tm
     # The same validation images, in the same order, as the run that trained it.
     assert list(learn.dls.valid.items["path"]) == list(trained_run.result.learn.dls.valid.items["path"])
     assert len(learn.dls.valid_ds) == sum(s == "valid" for s in result.spec.splits)
-    assert learn.opt.frozen_idx == 0  # unfrozen to the chosen depth (all groups by default), as trained
+    # Unfrozen to the depth it trained (chosen automatically), and the result says which.
+    depth = trained_run.result.config.unfreeze_depth
+    assert result.config.unfreeze_depth == depth in (2, 3) and learn.opt.frozen_idx == 5 - depth
     learn.export(tmp_path / "model.pkl")
     assert (tmp_path / "model.pkl").stat().st_size > 0
 

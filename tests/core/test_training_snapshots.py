@@ -3,19 +3,23 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
+from fixtures_engine import best_epoch
 from tlstudio.core import training
 from tlstudio.core.callbacks import RunLog
+from tlstudio.core.config import TrainConfig
 from tlstudio.core.events import EpochEnd, ListReporter
 
 
-def _epoch(global_epoch, valid_loss, stage=1):
-    return EpochEnd(stage, global_epoch, 4, global_epoch, 1.0, valid_loss, {}, 0.1)
+def _epoch(global_epoch, valid_loss, stage=1, accuracy=None):
+    metrics = {} if accuracy is None else {"accuracy": accuracy}
+    return EpochEnd(stage, global_epoch, 4, global_epoch, 1.0, valid_loss, metrics, 0.1)
 
 
-def _log_with_losses(losses, keep_best):
+def _log_with_losses(losses, keep_best, accuracies=None):
     model = nn.Linear(2, 1)
     log = RunLog(model, keep_best=keep_best)
     weights = []
@@ -23,7 +27,7 @@ def _log_with_losses(losses, keep_best):
         with torch.no_grad():
             model.weight.fill_(float(i))
         weights.append(model.weight.detach().clone())
-        log.epoch_completed(_epoch(i, loss))
+        log.epoch_completed(_epoch(i, loss, accuracy=None if accuracies is None else accuracies[i]))
     with torch.no_grad():
         model.weight.fill_(-1.0)  # an unfinished epoch's half-trained weights
     return log, model, weights
@@ -39,6 +43,26 @@ def test_keep_best_restores_the_lowest_valid_loss_epoch():
     log, model, weights = _log_with_losses([0.9, 0.5, 0.7], keep_best=True)
     assert log.restore(finished=True) == 1
     assert torch.equal(model.weight, weights[1])
+
+
+def test_keep_best_is_the_default_in_the_engine_and_the_cli():
+    from tlstudio.cli import build_parser
+
+    assert TrainConfig().keep_best is True and RunLog(nn.Linear(2, 1)).keep_best is True
+    parser = build_parser()
+    assert parser.parse_args(["train", "data"]).keep_best is True
+    assert parser.parse_args(["train", "data", "--no-keep-best"]).keep_best is False
+
+
+def test_a_near_tie_in_valid_loss_goes_to_the_higher_accuracy():
+    losses, accuracies = [0.60, 0.601, 0.55, 0.552, 0.70], [0.80, 0.85, 0.82, 0.81, 0.90]
+    log, model, weights = _log_with_losses(losses, keep_best=True, accuracies=accuracies)
+    # 0.601 is within 0.5% of 0.60 with a higher accuracy; 0.55 is clearly lower;
+    # 0.552 is a tie but less accurate; 0.70 is worse whatever its accuracy.
+    assert log.restore(finished=True) == 2 == best_epoch(list(zip(range(5), losses, accuracies)))
+    assert torch.equal(model.weight, weights[2])
+    log, _, _ = _log_with_losses(losses[:2], keep_best=True, accuracies=accuracies[:2])
+    assert log.restore(finished=True) == 1
 
 
 def test_finished_run_keeps_its_final_weights_unless_keep_best():
@@ -85,7 +109,8 @@ def test_keep_best_in_a_real_run(tiny_spec, tiny_config):
     assert result.kept_epoch == best
     kept = at_epoch[best]
     assert all(torch.equal(v, kept[k]) for k, v in learn.model.state_dict().items())
-    assert "kept best epoch" in result.message
+    assert f"kept epoch {best + 1} (stage 1 epoch {best + 1}, " in result.message
+    assert "the lowest validation loss" in result.message
 
 
 def test_early_stopping_ends_the_stage_at_the_first_epoch_without_improvement(tiny_spec, tiny_config):
@@ -99,3 +124,24 @@ def test_early_stopping_ends_the_stage_at_the_first_epoch_without_improvement(ti
         assert "stopped early" in result.message
     else:
         assert len(losses) == 6
+
+
+def test_a_harmful_stage_2_hands_back_the_heads_weights(tiny_spec, tiny_config):
+    """A huge learning rate over the whole network wrecks stage 2; the run
+    must hand back the head it had, measured on the returned learner."""
+    config = tiny_config.with_(freeze_epochs=2, epochs=2, base_lr=5.0, lr_mult=1.0)
+    assert config.keep_best  # the default, not asked for
+    result = training.run(tiny_spec, config, ListReporter())
+    assert result.status == "completed"
+    head = [e for e in result.history if e.stage == 1]
+    stage2 = [e for e in result.history if e.stage == 2]
+    assert len(head) == 2 and len(stage2) == 2
+    assert min(e.valid_loss for e in stage2) > 2 * max(e.valid_loss for e in head), "stage 2 should be harmful here"
+    kept = result.history[result.kept_epoch]
+    assert kept.stage == 1 and result.kept_epoch == best_epoch(result.history)
+    valid_loss, accuracy, *_ = result.learn.validate()
+    assert valid_loss == pytest.approx(kept.valid_loss, rel=1e-4)
+    assert accuracy == pytest.approx(kept.metrics["accuracy"], abs=1e-6)
+    assert accuracy > max(e.metrics["accuracy"] for e in stage2)
+    assert f"kept epoch {kept.global_epoch + 1} (stage 1 epoch {kept.epoch + 1}, " in result.message
+    assert f"the last epoch, epoch 4, ended at valid loss {stage2[-1].valid_loss:.4g}" in result.message

@@ -23,8 +23,8 @@ def wait_loaded(qtbot, window, timeout=15_000):
 
 def test_sidebar_lists_the_workflow_and_shortcuts_switch_steps(main_window, qtbot):
     titles = [main_window.sidebar.item(i).text() for i in range(main_window.sidebar.count())]
-    assert titles == ["1  Data", "2  Augment", "3  Model", "4  Learning rate", "5  Train", "6  Evaluate", "7  Export"]
-    assert [a.shortcut().toString() for a in main_window.step_actions] == [f"Ctrl+{n}" for n in range(1, 8)]
+    assert titles == ["1  Data", "2  Augment", "3  Model", "4  Learning rate", "5  Train", "6  Evaluate", "7  Export", "8  Predict"]
+    assert [a.shortcut().toString() for a in main_window.step_actions] == [f"Ctrl+{n}" for n in range(1, 9)]
     assert main_window.open_folder_action.shortcut().toString() == "Ctrl+O"
     main_window.show()
     qtbot.waitExposed(main_window)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 from tlstudio.core.models import ARCHS, depth_to_freeze_to, discriminative_lrs
 from tlstudio.qt.pages.model_page import SPEED_KEY, ModelPage
 from tlstudio.qt.widgets.arch_table import INPUT, WEIGHTS
+from tlstudio.qt.widgets.depth_control import FROZEN_RATE
 
 GROUPS_TIMEOUT_MS = 60_000  # the first read imports fastai in the worker
 
@@ -119,7 +120,7 @@ def test_depth_control_maps_to_freeze_to_and_the_displayed_groups_train(qtbot, p
     assert [page.depth.table.item(i, 0).text() for i in range(n)] == [f"{g.index + 1}. {g.name}" for g in layer_groups(learn)]
     lrs = discriminative_lrs(n, config.base_lr, config.lr_mult)
     for i in range(n):
-        assert page.depth.table.item(i, 3).text() == (f"{lrs[i]:.2e}" if shown[i] else f"norm layers only: {lrs[i]:.2e}")
+        assert page.depth.table.item(i, 3).text() == (f"{lrs[i]:.2e}" if shown[i] else FROZEN_RATE)
 
 
 def test_stage_settings_feed_the_train_config_and_the_group_rates(qtbot, page):
@@ -136,7 +137,9 @@ def test_stage_settings_feed_the_train_config_and_the_group_rates(qtbot, page):
     c = page.state.train_config
     assert (c.freeze_epochs, c.epochs, c.lr_mult, c.base_lr, c.head_lr) == (2, 5, 10.0, 5e-4, 4e-3)
     assert page.depth.table.item(4, 3).text() == "5.00e-04"
-    assert page.depth.table.item(0, 3).text() == f"{discriminative_lrs(5, 5e-4, 10)[0]:.2e}"
+    assert page.depth.trains() == [False, False, False, True, True]  # the recommended depth, 2
+    assert page.depth.table.item(3, 3).text() == f"{discriminative_lrs(5, 5e-4, 10)[3]:.2e}"
+    assert page.depth.table.item(0, 3).text() == FROZEN_RATE
     s.same_lr.setChecked(True)
     assert page.state.train_config.head_lr is None
     page.weights.pretrained.setChecked(False)

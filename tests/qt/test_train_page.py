@@ -6,6 +6,7 @@ import time
 
 import pytest
 import train_targets
+from fixtures_engine import best_epoch
 from PySide6.QtCore import Qt
 
 from tlstudio.core.events import BatchEnd, EpochEnd, Message, StageStart
@@ -101,10 +102,13 @@ def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_
     assert page.curves.redraws <= elapsed / (REDRAW_MS * PLOT_TICKS / 1000) + 3
 
     result = state.training
-    assert result is page.result and result.status == "completed" and result.kept_epoch == 1
+    assert result is page.result and result.status == "completed" and result.kept_epoch == best_epoch(epochs)
     assert result.message in page.result_label.text()
-    kept_row = page.table.row_values(1)
-    assert f"stage {kept_row['stage']} epoch {kept_row['epoch']}," in result.message  # names the row the table marks
+    kept_row = page.table.row_values(result.kept_epoch)
+    assert page.table.item(result.kept_epoch, 0).font().bold()  # the table marks the kept row
+    # The table, the plots and the summary count epochs alike, from 1.
+    assert [page.table.row_values(i)["epoch"] for i in range(2)] == ["1", "2"] == [str(e) for e in page.curves.epochs]
+    assert f"kept epoch {kept_row['epoch']} (stage {kept_row['stage']} epoch 1," in result.message
     assert page.progress.bar.value() == page.progress.bar.maximum()
     assert page.start_button.isEnabled() and not page.cancel_button.isEnabled()
     # Every epoch's row shows without scrolling, and the LR plot has room for its shape.
@@ -188,6 +192,9 @@ def test_the_shown_page_readies_the_process_that_start_then_uses(qtbot, train_pa
 def test_run_options_edited_here_reach_the_config(qtbot, train_page):
     page, state = train_page, train_page.state
     assert page.confirm_close() is True  # nothing running: no question
+    assert page.summary.keep_best.isChecked() and state.train_config.keep_best is True  # on by default
+    page.summary.keep_best.setChecked(False)
+    assert state.train_config.keep_best is False
     page.summary.keep_best.setChecked(True)
     assert state.train_config.keep_best is True
     page.summary.early_stop.setChecked(True)

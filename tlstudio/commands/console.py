@@ -130,7 +130,7 @@ class ConsoleReporter:
         if self._columns is None:
             self._columns = ["epoch", "stage", "train_loss", "valid_loss", *e.metrics, "time"]
             self.line("  ".join(f"{c:>10}" for c in self._columns))
-        values = [f"{e.global_epoch:>10d}", f"{e.stage:>10d}", f"{e.train_loss:>10.6f}", f"{e.valid_loss:>10.6f}"]
+        values = [f"{e.global_epoch + 1:>10d}", f"{e.stage:>10d}", f"{e.train_loss:>10.6f}", f"{e.valid_loss:>10.6f}"]
         values += [f"{e.metrics[m]:>10.6f}" for m in self._columns[4:-1]]
         values.append(f"{format_duration(e.elapsed_s):>10}")
         self.line("  ".join(values))

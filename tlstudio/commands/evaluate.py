@@ -10,17 +10,17 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="measure an exported model on a dataset's validation or test split",
-        description="Load an exported model (.pkl) and print the classification report, "
+        description="Load a model file (.tlsmodel or .pkl) and print the classification report, "
         "the confusion matrix and the most confused pairs on one split of a dataset.",
     )
-    parser.add_argument("model", help="exported model (.pkl)")
+    parser.add_argument("model", help="model file (.tlsmodel or .pkl)")
     parser.add_argument("data", help="dataset folder, .zip or .csv")
     parser.add_argument("--split", choices=("valid", "test"), default="valid", help="which split (valid)")
     parser.add_argument("--valid-pct", type=float, help="validation fraction for a random split (default: as trained)")
     parser.add_argument("--test-pct", type=float, default=0.0, help="test fraction for a random split (0)")
     parser.add_argument("--seed", type=int, help="seed of the random split (default: as trained)")
     parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl this app did not export on this machine (a pickle can run code: only files you trust)")
+                        help="load a .pkl or .pt this app did not export on this machine (both can run code: only files you trust)")
     parser.set_defaults(run=run)
 
 
@@ -36,6 +36,8 @@ def run(args) -> int:
 
     reporter = ConsoleReporter()
     model = load_trusted(args)
+    if model.learn is None:
+        raise UserFacingError(f"{args.model}: evaluate takes a .tlsmodel or .pkl (an .onnx or .pt holds no fastai model)")
     trained_on = (model.metadata or {}).get("dataset", {})
     valid_pct = args.valid_pct if args.valid_pct is not None else trained_on.get("valid_pct") or 0.2
     seed = args.seed if args.seed is not None else trained_on.get("seed") or 42

@@ -1,12 +1,12 @@
 """`tlstudio lr-find DATA`: fastai's learning-rate finder with all four suggestions.
 
 Without --unfreeze it probes stage 1 (head only, body frozen); with
---unfreeze N|all it probes the state stage 2 trains in. --plot writes the
+--unfreeze N|all|auto it probes the state stage 2 trains in. --plot writes the
 curve with the four markers as a PNG (matplotlib's Agg backend, no display).
 """
 from __future__ import annotations
 
-from tlstudio.commands.train import add_model_args, config_from_args, load_dataset
+from tlstudio.commands.train import AUTO, add_model_args, config_from_args, load_dataset
 
 HEAD_ONLY = 0  # no --unfreeze: probe stage 1 (a non-string default, so argparse leaves it alone)
 SKIP_END = 5  # fastai's plot leaves out the last few points, where the loss explodes
@@ -37,10 +37,10 @@ def run(args) -> int:
 
         raise UserError("--num-it must be at least 6")
     stage = 1 if args.unfreeze == HEAD_ONLY else 2
-    depth = None if stage == 1 else args.unfreeze
-    args.unfreeze = None if stage == 1 else depth
     reporter = ConsoleReporter()
     spec = load_dataset(args, reporter)
+    depth = None if stage == 1 else _depth(args, spec, reporter)
+    args.unfreeze = None if stage == 1 else depth
     config = config_from_args(args)
     with cancel_on_sigint(reporter, "the LR finder"):
         result = find_lr(spec, config, unfreeze_depth=depth, stage=stage, reporter=reporter, num_it=args.num_it)
@@ -49,6 +49,20 @@ def run(args) -> int:
         path = save_plot(result, args.plot)
         reporter.note(f"Plot saved to {path}")
     return 130 if result.cancelled else 0
+
+
+def _depth(args, spec, reporter) -> int | None:
+    """--unfreeze auto: the recommendation for the dataset (the head's
+    accuracy is not known before training, so it weighs size and compute)."""
+    if args.unfreeze != AUTO:
+        return args.unfreeze
+    from tlstudio.core.model_choice import recommend_depth
+    from tlstudio.core.models import get_arch
+
+    n = get_arch(args.arch).n_groups
+    advice = recommend_depth(spec, n, on_gpu=args.device == "cuda")
+    reporter.note(f"Unfreeze depth: {advice.reason}")
+    return None if advice.value >= n else advice.value
 
 
 def describe_stage(result) -> str:

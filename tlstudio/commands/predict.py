@@ -1,11 +1,15 @@
 """`tlstudio predict MODEL IMAGE...`: top-k classes with probabilities for each image.
 
-A folder given as IMAGE stands for the images directly inside it. An image
-that cannot be read is reported on its own line and the exit status is 1;
-the other images are still predicted.
+MODEL is any model file: .tlsmodel, .pkl, .onnx (through onnxruntime) or .pt
+(through torch.jit). A folder given as IMAGE stands for the images directly
+inside it. An image that cannot be read is reported on its own line and the
+exit status is 1; the other images are still predicted. `--csv` writes one
+row per image (atomically: a temp file moved into place).
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -15,14 +19,15 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="classify images with an exported model",
-        description="Load an exported model (.pkl) and print the top-k classes for each image.",
+        description="Load a model file (.tlsmodel, .pkl, .onnx or .pt) and print the top-k classes for each image.",
     )
-    parser.add_argument("model", help="exported model (.pkl)")
+    parser.add_argument("model", help="model file (.tlsmodel, .pkl, .onnx or .pt)")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of images")
     parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--csv", metavar="FILE", help="also write the predictions to FILE as CSV")
     parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl this app did not export on this machine (a pickle can run code: only files you trust)")
+                        help="load a .pkl or .pt this app did not export on this machine (both can run code: only files you trust)")
     parser.set_defaults(run=run)
 
 
@@ -51,6 +56,8 @@ def run(args) -> int:
         raise UserError(f"no images found in {', '.join(args.images)}")
     model = load_trusted(args)
     preds = predict(model, images, top_k=args.top_k)
+    if args.csv:
+        write_csv(Path(args.csv), preds, args.top_k)
     if args.json:
         json.dump([as_dict(p) for p in preds], sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -72,6 +79,20 @@ def as_dict(p) -> dict:
         "top_k": [{"label": label, "prob": prob} for label, prob in p.top_k],
         "error": p.error,
     }
+
+
+def write_csv(path: Path, preds, top_k: int) -> None:
+    from tlstudio.core.atomic import atomic_write_text
+
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    ranks = range(1, top_k + 1)
+    out.writerow(["path", "label", "prob", *(f"{name}_{r}" for r in ranks for name in ("label", "prob")), "error"])
+    for p in preds:
+        ranked = [v for label, prob in p.top_k for v in (label, f"{prob:.6f}")]
+        ranked += [""] * (2 * top_k - len(ranked))
+        out.writerow([str(p.path), p.label or "", "" if p.prob is None else f"{p.prob:.6f}", *ranked, p.error or ""])
+    atomic_write_text(path, buf.getvalue())
 
 
 def load_trusted(args):

@@ -2,7 +2,8 @@
 
 Stage 1 trains the head with the body frozen, stage 2 unfreezes to the chosen
 depth with discriminative learning rates; `--lr auto` takes the LR finder's
-valley suggestion first. Ctrl-C stops after the current batch, keeps the last
+valley suggestion first. The run keeps its best epoch (lowest validation loss)
+unless `--no-keep-best`. Ctrl-C stops after the current batch, keeps the best
 completed epoch and still exports it when `--export` was given (exit status
 130); a second Ctrl-C aborts.
 """
@@ -16,14 +17,20 @@ DEFAULTS = TrainConfig()
 EXIT_CANCELLED = 130
 
 
-def unfreeze_depth(text: str) -> int | None:
-    """--unfreeze: a number of layer groups counted from the head, or "all"."""
+AUTO = "auto"
+
+
+def unfreeze_depth(text: str) -> int | str | None:
+    """--unfreeze: a number of layer groups counted from the head, "all", or
+    "auto" (the recommendation for the data)."""
     if text.lower() == "all":
         return None
+    if text.lower() == AUTO:
+        return AUTO
     try:
         depth = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of layer groups or 'all', not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of layer groups, 'all' or 'auto', not {text!r}") from None
     if depth < 1:
         raise argparse.ArgumentTypeError("the depth must be at least 1 (the head)")
     return depth
@@ -56,8 +63,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bs", type=int, default=DEFAULTS.bs, help=f"batch size ({DEFAULTS.bs})")
     parser.add_argument("--augment", choices=sorted(AUGMENT_PRESETS), default="fastai default",
                         help="augmentation preset (fastai default)")
-    parser.add_argument("--unfreeze", type=unfreeze_depth, default=DEFAULTS.unfreeze_depth, metavar="N|all",
-                        help="stage 2 trains the last N layer groups, or all of them (all)")
+    parser.add_argument("--unfreeze", type=unfreeze_depth, default=AUTO, metavar="N|all|auto",
+                        help="stage 2 trains the last N layer groups, or all of them; auto: the depth recommended "
+                        "for the dataset's size and the head's accuracy, printed before stage 2 (auto)")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed ({DEFAULTS.seed})")
     parser.add_argument("--valid-pct", type=float, default=DEFAULTS.valid_pct,
                         help=f"validation fraction when the data has no valid/ folder ({DEFAULTS.valid_pct})")
@@ -75,7 +83,8 @@ def config_from_args(args) -> TrainConfig:
         arch=args.arch,
         augment=augment,
         bs=args.bs,
-        unfreeze_depth=args.unfreeze,
+        unfreeze_depth=None if args.unfreeze == AUTO else args.unfreeze,
+        auto_depth=args.unfreeze == AUTO,
         seed=args.seed,
         valid_pct=args.valid_pct,
         weights_file=Path(args.weights) if args.weights else None,
@@ -114,7 +123,7 @@ def add_parser(subparsers) -> None:
         "train",
         help="train a classifier: frozen head, then unfrozen to a depth",
         description="Train an image classifier with fastai's transfer-learning recipe. "
-        "Ctrl-C stops after the current batch and keeps the last completed epoch.",
+        "Ctrl-C stops after the current batch and keeps the best completed epoch.",
     )
     add_model_args(parser)
     parser.add_argument("--freeze-epochs", type=positive_int, default=DEFAULTS.freeze_epochs,
@@ -125,8 +134,12 @@ def add_parser(subparsers) -> None:
                         f"or 'auto' for the LR finder's valley suggestion ({DEFAULTS.stage1_lr})")
     parser.add_argument("--no-fast-head", dest="fast_head", action="store_false",
                         help="train stage 1 through the whole network instead of on cached features")
-    parser.add_argument("--keep-best", action="store_true", help="keep the epoch with the lowest validation loss")
-    parser.add_argument("--export", metavar="FILE", help="export the model (.pkl + .json sidecar), verified by reloading it")
+    parser.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=DEFAULTS.keep_best,
+                        help="keep the epoch with the lowest validation loss, accuracy breaking a tie; "
+                        "--no-keep-best keeps the last (default: keep the best)")
+    parser.add_argument("--export", metavar="FILE",
+                        help="export the model, format by suffix (.tlsmodel, .pkl, .onnx, .pt), verified by reloading it")
+    parser.add_argument("--force", action="store_true", help="let --export replace an existing file")
     parser.set_defaults(run=run)
 
 
@@ -136,11 +149,15 @@ def run(args) -> int:
     reporter = ConsoleReporter()
     spec = load_dataset(args, reporter)
     config = config_from_args(args)
+    if args.export:
+        from tlstudio.commands.export import check_export_target
+
+        check_export_target(args.export, config, force=args.force)  # before training, not after
     from tlstudio.core import training  # fastai loads only once the input is known to be good
     with cancel_on_sigint(reporter):
         learn = training.prepare_learner(spec, config, reporter)
         if args.lr == "auto":
-            config = _auto_lr(learn, config, reporter)
+            config = _auto_lr(spec, learn, config, reporter)
             if config is None:
                 return EXIT_CANCELLED
         result = training.run(spec, config, reporter, learn=learn)
@@ -150,14 +167,16 @@ def run(args) -> int:
         if result.kept_epoch is None:
             reporter.note(f"Not exported: no epoch completed, so {args.export} would hold an untrained model")
         else:
-            status = max(status, _export(result, args.export, reporter))
+            from tlstudio.commands.export import export_trained
+
+            status = max(status, export_trained(result, args.export, force=args.force, reporter=reporter))
     return status
 
 
-def _auto_lr(learn, config: TrainConfig, reporter) -> TrainConfig | None:
-    from tlstudio.core.lr_find import run_lr_find
+def _auto_lr(spec, learn, config: TrainConfig, reporter) -> TrainConfig | None:
+    from tlstudio.core.lr_find import find_lr
 
-    found = run_lr_find(learn, reporter)
+    found = find_lr(spec, config, stage=1, learn=learn, reporter=reporter)
     if found.cancelled:
         reporter.note("LR finder cancelled; nothing trained")
         return None
@@ -168,15 +187,3 @@ def _auto_lr(learn, config: TrainConfig, reporter) -> TrainConfig | None:
     valley = found.suggestion("valley").lr
     reporter.note(f"LR finder: valley suggests {valley:.2e}; training with it (stage 2 up to {valley / 2:.2e})")
     return config.with_(**fine_tune_rates(valley))
-
-
-def _export(result, path: str, reporter) -> int:
-    from tlstudio.core.export import export_model
-
-    epoch = f"epoch {result.kept_epoch}"  # as the epoch table numbers it
-    report = export_model(
-        result.learn, path, spec=result.spec, config=result.config, metrics=result.final_metrics, reporter=reporter
-    )
-    reporter.note(f"Model ({epoch}) {report.message}")
-    reporter.note(f"  {report.path}\n  {report.sidecar}")
-    return 0 if report.verified else 1

@@ -18,8 +18,23 @@ from fastai.learner import Recorder
 
 from tlstudio.core.events import BatchEnd, EpochEnd, Reporter, StageEnd, StageStart
 
+
 def _state_copy(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# Valid losses this close (relative) count as a tie, which the higher accuracy
+# breaks: on a validation set of a few hundred images, loss differences this
+# small are noise, while accuracy is what the user reads.
+LOSS_TIE = 0.005
+
+
+def _better(loss: float, accuracy: float, best: tuple[float, float]) -> bool:
+    """Keep-best's rule: the lowest valid loss, accuracy breaking a tie."""
+    best_loss, best_accuracy = best
+    if loss < best_loss * (1 - LOSS_TIE):
+        return True
+    return loss <= best_loss * (1 + LOSS_TIE) and accuracy > best_accuracy
 
 
 @dataclass
@@ -27,7 +42,7 @@ class RunLog:
     """What one training run has done so far, shared by every stage's callback."""
 
     model: object  # the full model whose weights are snapshotted (not a fast-head sub-model)
-    keep_best: bool = False
+    keep_best: bool = True
     patience: int | None = None  # epochs without a better valid loss before a stage stops
     iteration: int = 0  # training batches done in the whole run
     next_epoch: int = 0  # global index of the next epoch
@@ -37,7 +52,7 @@ class RunLog:
     stopped_early: bool = False
     _initial: dict | None = None
     _last: tuple[int, dict] | None = None  # (global epoch, weights)
-    _best: tuple[int, float, dict] | None = None  # (global epoch, valid loss, weights)
+    _best: tuple[int, tuple[float, float], dict] | None = None  # (global epoch, (valid loss, accuracy), weights)
 
     def __post_init__(self):
         self._initial = _state_copy(self.model)
@@ -48,8 +63,10 @@ class RunLog:
         state = _state_copy(self.model)
         self._last = (event.global_epoch, state)
         loss = event.valid_loss if math.isfinite(event.valid_loss) else math.inf
-        if self._best is None or loss < self._best[1]:
-            self._best = (event.global_epoch, loss, state)
+        accuracy = event.metrics.get("accuracy", math.nan)
+        accuracy = accuracy if math.isfinite(accuracy) else -math.inf
+        if self._best is None or _better(loss, accuracy, self._best[1]):
+            self._best = (event.global_epoch, (loss, accuracy), state)
 
     def epochs_since_best(self, stage: int) -> int:
         """Completed epochs of `stage` after the best epoch of that stage."""

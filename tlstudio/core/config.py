@@ -63,10 +63,18 @@ class TrainConfig:
     # (valid loss 0.83 -> 3.03, accuracy 0.79 -> 0.51; at 1e-3: 0.92, 0.75).
     epochs: int = 3
     unfreeze_depth: int | None = None
+    # On: stage 2 trains the depth core/model_choice.recommend_depth advises
+    # for this dataset, the compute and the head's accuracy, and says so;
+    # `unfreeze_depth` is then only what the Model page shows. Off: exactly
+    # `unfreeze_depth`. Setting `unfreeze_depth` with `with_` turns it off
+    # unless `auto_depth=True` is passed too: a depth someone sets is theirs.
+    auto_depth: bool = True
     base_lr: float = 1e-3
     lr_mult: float = 100.0
     fast_head: bool = True  # train stage 1 on cached body features when possible
-    keep_best: bool = False  # restore the epoch with the lowest valid loss
+    # Restore the epoch with the lowest valid loss (accuracy breaks a tie): a
+    # run never hands back a model worse than one it already had.
+    keep_best: bool = True
     early_stopping_patience: int | None = None  # epochs without improvement
     seed: int | None = 42
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
@@ -74,6 +82,8 @@ class TrainConfig:
     valid_pct: float = 0.2  # used only when the dataset has no split folders
 
     def with_(self, **changes) -> "TrainConfig":
+        if "unfreeze_depth" in changes:
+            changes.setdefault("auto_depth", False)
         return replace(self, **changes)
 
     @property

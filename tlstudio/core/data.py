@@ -1,8 +1,7 @@
 """fastai DataLoaders from a DatasetSpec and an AugmentConfig.
 
-Everything a saved model needs to rebuild its pipeline lives at module level
-here (`open_image`, the column readers), so an exported learner loads in a
-fresh process that imports tlstudio.
+Training reads a DataFrame through these; exported models carry the plain
+fastai pipeline of inference_data.py instead, so they need none of this.
 """
 from __future__ import annotations
 

@@ -1,70 +1,103 @@
-"""Export a trained learner, prove the file predicts like the model in memory, load it back, predict.
+"""Export a trained learner to any model format, verified; load any model file back; predict.
 
-The model file is fastai's `learn.export` pickle; next to it a JSON sidecar
-(`<name>.json`) records what a user needs later to trust and use
-it: classes, architecture, input pipeline, metrics, a dataset fingerprint,
-library versions and the sha256 of the model file. Both are written to a temp
-file in the target folder and moved into place with `os.replace`, so a crash
-never leaves a half-written model under the user's chosen name.
+Formats (by suffix, model_meta.FORMATS): `.tlsmodel` (ours: safetensors +
+JSON, never unpickled), `.pkl` (fastai's learner pickle, loadable by plain
+fastai), `.onnx` and `.pt` (TorchScript), each with a JSON sidecar
+(`<file>.json`: classes, preprocessing, metrics, sha256, verification) and,
+for the last two, a standalone predict.py beside them.
 
-Loading a pickle can run code: `load_model` unpickles a file only when this
+An export is one unit (export_target.py): checked, locked, written into a
+staging folder beside the target, verified there in a fresh process
+(export_verify.py), then moved into place, the model file last.
+
+Loading a pickle can run code: `load_model` unpickles a `.pkl` only when this
 app exported that very file on this machine (its sha256 is in the local
 record of core/trusted_files.py) or the caller passes `trust=True`. The
-sidecar never grants trust: whoever sends a pickle can forge it too.
+sidecar never grants trust: whoever sends a pickle can forge it too. The
+other formats hold no pickle and need no trust.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import platform
-import uuid
+import math
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from tlstudio import __version__
-from tlstudio.core.errors import UserFacingError
-from tlstudio.core.events import NullReporter, Progress
+from tlstudio.core.events import Cancelled, NullReporter, Progress
+from tlstudio.core.export_formats import NEEDS_STANDALONE, file_facts, write_model, write_standalone
+from tlstudio.core.export_target import (
+    ExportTargetError,
+    another_path,
+    check_target,
+    estimated_bytes,
+    move_into_place,
+    staging_folder,
+    target_lock,
+)
+from tlstudio.core.export_verify import VERIFY_MAX_ITEMS, Verification, verify_file
+from tlstudio.core.model_meta import (  # noqa: F401  (the names callers import from here)
+    FORMAT,
+    FORMAT_VERSION,
+    ModelFileError,
+    UntrustedModelError,
+    dataset_fingerprint,
+    describe,
+    format_of,
+    model_metadata,
+    sha256_file,
+    sidecar_path,
+)
 from tlstudio.core.trusted_files import exported_here, remember_export
-
-FORMAT = "tlstudio-model"
-FORMAT_VERSION = 1
-VERIFY_MAX_ITEMS = 64
-PROB_TOLERANCE = 1e-5
-
-
-class ModelFileError(UserFacingError):
-    """A model file that cannot be used: missing, not a model, or changed since export."""
-
-
-class UntrustedModelError(ModelFileError):
-    """A pickle this app did not export on this machine: loading it could run any code, so the user must say they trust it."""
-
 
 @dataclass(frozen=True)
 class ExportReport:
     path: Path
     sidecar: Path
-    verified: bool  # reloaded model agrees with the in-memory one (False also when not checked)
-    n_checked: int  # images compared
-    max_prob_diff: float  # largest absolute probability difference seen
-    mismatches: int  # images whose top-1 class differed
+    format: str  # "tlsmodel" | "pkl" | "onnx" | "torchscript"
+    verification: Verification | None  # None when not checked
     message: str  # one line for the user
+    extra_files: tuple[Path, ...] = ()  # predict.py beside an .onnx / .pt
+
+    @property
+    def verified(self) -> bool:
+        return self.verification is not None and self.verification.verified
+
+    @property
+    def n_checked(self) -> int:
+        return self.verification.n_checked if self.verification else 0
+
+    @property
+    def max_prob_diff(self) -> float:
+        return self.verification.max_prob_diff if self.verification else float("nan")
+
+    @property
+    def mismatches(self) -> int:
+        return self.verification.mismatches if self.verification else 0
 
 
 @dataclass
 class LoadedModel:
-    learn: object  # fastai Learner, on the CPU unless asked otherwise
     path: Path
-    metadata: dict | None  # the sidecar, when there is one
+    format: str  # "tlsmodel" | "pkl" | "onnx" | "torchscript"
+    classes: list[str]
+    metadata: dict | None  # model.json / the sidecar, when there is one
+    learn: object = None  # a fastai Learner for .tlsmodel, .pkl and the model in memory
+    runtime: object = None  # standalone_predict.Runtime for .onnx and .pt
 
-    @property
-    def classes(self) -> list[str]:
-        return [str(c) for c in self.learn.dls.vocab]
+    def probabilities(self, paths) -> np.ndarray:
+        """Class probabilities (rows in input order) for readable image files,
+        through this format's own preprocessing."""
+        paths = [Path(p) for p in paths]
+        if self.learn is not None:
+            from tlstudio.core.inference_data import learner_probabilities
+
+            return learner_probabilities(self.learn, paths)
+        from tlstudio.core import standalone_predict
+
+        return standalone_predict.probabilities(self.runtime, self.metadata, paths)
 
 
 @dataclass(frozen=True)
@@ -76,193 +109,149 @@ class Prediction:
     error: str | None = None
 
 
+def loaded_from_learner(learn, metadata=None) -> LoadedModel:
+    """The learner in memory, used like a loaded file (its path is None until exported)."""
+    return LoadedModel(path=None, format="memory", classes=[str(c) for c in learn.dls.vocab],
+                       metadata=metadata, learn=learn)
+
+
 # ---------------------------------------------------------------- export
 
 
-def export_model(learn, path, *, spec, config, metrics=None, verify=True, reporter=None) -> ExportReport:
-    """Write `learn` to `path` (.pkl) and its sidecar, then reload the file and
-    compare predictions on up to 64 validation images with the model in memory."""
+def export_model(learn, path, *, spec=None, config=None, metrics=None, metadata=None, images=None,
+                 verify=True, overwrite=False, reporter=None) -> ExportReport:
+    """Write `learn` to `path` in the format its suffix names, with its sidecar,
+    verified in a fresh process on `images` (default: up to 64 validation
+    images of `spec`) unless `verify` is False. `metadata` (a loaded model's)
+    stands in for `spec` and `config` when converting a file."""
     reporter = reporter or NullReporter()
-    path = Path(path)
-    sidecar = sidecar_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    reporter.emit(Progress("Exporting", 0, 3, f"writing {path.name}"))
-    _atomic_write(path, lambda tmp: _export_pickle(learn, tmp))
-    digest = sha256_file(path)
-    remember_export(digest, path)
-
-    n_checked, max_diff, mismatches = 0, float("nan"), 0
-    if verify:
-        reporter.emit(Progress("Exporting", 1, 3, "reloading and comparing predictions"))
-        n_checked, max_diff, mismatches = _verify(learn, path, spec)
-    verified = bool(verify and n_checked > 0 and mismatches == 0 and max_diff <= PROB_TOLERANCE)
-    message = _verify_message(verify, verified, n_checked, max_diff, mismatches)
-
-    meta = model_metadata(learn, spec=spec, config=config, metrics=metrics)
-    meta["sha256"] = digest
-    meta["verification"] = {
-        "verified": verified, "n_checked": n_checked, "mismatches": mismatches,
-        "max_prob_diff": None if np.isnan(max_diff) else max_diff,
-    }
-    text = json.dumps(meta, indent=2, sort_keys=False)
-    _atomic_write(sidecar, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    reporter.emit(Progress("Exporting", 3, 3, message))
-    return ExportReport(path, sidecar, verified, n_checked, max_diff, mismatches, message)
-
-
-def sidecar_path(path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + ".json") if path.suffix == ".json" else path.with_suffix(".json")
-
-
-def _export_pickle(learn, target: Path) -> None:
-    """`learn.export` without callbacks from outside fastai: those carry
-    reporters (and through them GUI objects) that must never be pickled."""
-    foreign = [cb for cb in learn.cbs if not type(cb).__module__.startswith("fastai.")]
-    with learn.removed_cbs(foreign), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        learn.export(target.resolve())
-
-
-def _atomic_write(path: Path, write) -> None:
-    # A fresh name rather than mkstemp: the writer creates the file itself, so
-    # it gets the user's usual permissions instead of mkstemp's private 0600.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    path = Path(path).expanduser()
+    fmt = format_of(path)
+    meta = describe(metadata) if metadata is not None else model_metadata(learn, spec=spec, config=config, metrics=metrics)
+    n_params = sum(p.numel() for p in learn.model.parameters())
+    needed = estimated_bytes(n_params)
+    check_target(path, needed_bytes=needed, overwrite=overwrite)
+    images = _verification_images(spec, images) if verify else []
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _export_unit(learn, path, fmt, meta, images, verify, overwrite, reporter)
+    except OSError as exc:  # a full disk or a vanished folder mid-write: nothing was moved into place
+        raise ExportTargetError(f"{path}: could not be written ({exc.strerror or exc})", another_path(path, needed)) from exc
 
 
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _export_unit(learn, path: Path, fmt: str, meta: dict, images, verify: bool, overwrite: bool, reporter) -> ExportReport:
+    """Lock, stage, write, verify, move into place."""
+    steps = 4
+    with target_lock(path), staging_folder(path) as stage:
+        check_target(path, needed_bytes=0, overwrite=overwrite)  # again, now that no other export can write it
+        _step(reporter, 0, steps, f"writing {path.name}")
+        staged = stage / path.name
+        write_model(fmt, learn, staged, meta)
+        extra = [write_standalone(stage)] if fmt in NEEDS_STANDALONE else []
+        digest = sha256_file(staged)
+        remember_export(digest, path)
+        sidecar = {**meta, "file_format": fmt, **file_facts(fmt, meta), "sha256": digest}
+        staged_sidecar = stage / sidecar_path(path).name
+        # predict.py reads the sidecar: it is written before the check, then again with the check's figures.
+        _write_json(staged_sidecar, {**sidecar, "verification": {"verified": False, "n_checked": 0}})
+        verification = None
+        if verify:
+            _step(reporter, 1, steps, f"reloading {path.name} in a fresh process and comparing predictions")
+            reference = loaded_from_learner(learn).probabilities(images)
+            verification = verify_file(fmt, staged, images, reference, [str(c) for c in learn.dls.vocab])
+            _step(reporter, 2, steps, "writing the sidecar")
+            _write_json(staged_sidecar, {**sidecar, "verification": verification.as_dict()})
+        _step(reporter, 3, steps, "moving the files into place")
+        moves = [(f, path.parent / f.name) for f in extra] + [(staged_sidecar, sidecar_path(path)), (staged, path)]
+        move_into_place(moves)
+    message = _message(fmt, verification)
+    reporter.emit(Progress("Exporting", steps, steps, message))
+    return ExportReport(path, sidecar_path(path), fmt, verification, message, tuple(m[1] for m in moves[:-2]))
 
 
-def dataset_fingerprint(spec) -> str:
-    """sha256 over the sorted (relative path, size, label, split) of every item:
-    the same folder gives the same fingerprint on any machine."""
-    base = Path(spec.root)
-    base = base if base.is_dir() else base.parent
-    rows = []
-    for item, label, split in zip(spec.items, spec.labels, spec.splits):
-        item = Path(item)
-        try:
-            rel = item.relative_to(base).as_posix()
-        except ValueError:
-            rel = item.as_posix()
-        size = item.stat().st_size if item.exists() else -1
-        rows.append(f"{rel}\t{size}\t{label}\t{split}")
-    return hashlib.sha256("\n".join(sorted(rows)).encode("utf-8")).hexdigest()
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def _normalization(learn) -> dict | None:
-    from fastai.vision.all import Normalize
-
-    for tfm in learn.dls.after_batch.fs:
-        if isinstance(tfm, Normalize):
-            return {"mean": np.asarray(tfm.mean.cpu()).ravel().tolist(), "std": np.asarray(tfm.std.cpu()).ravel().tolist()}
-    return None
+def _step(reporter, done: int, total: int, text: str) -> None:
+    if reporter.cancel_requested():
+        raise Cancelled("export cancelled")
+    reporter.emit(Progress("Exporting", done, total, text))
 
 
-def model_metadata(learn, *, spec, config, metrics=None) -> dict:
-    import fastai
-    import torch
-    import torchvision
-
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "classes": [str(c) for c in learn.dls.vocab],
-        "architecture": config.arch,
-        "input_size": config.augment.size,
-        "resize_method": config.augment.resize_method,
-        "normalization": _normalization(learn),
-        "metrics": {k: float(v) for k, v in (metrics or {}).items()},
-        "dataset": {
-            "fingerprint": dataset_fingerprint(spec),
-            "root": str(spec.root),
-            "layout": spec.layout,
-            "n_items": len(spec.items),
-            "split_counts": spec.split_counts(),
-            "seed": spec.seed,
-            "valid_pct": config.valid_pct,
-        },
-        "versions": {
-            "tlstudio": __version__,
-            "fastai": fastai.__version__,
-            "torch": torch.__version__,
-            "torchvision": torchvision.__version__,
-            "python": platform.python_version(),
-        },
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+def _verification_images(spec, images) -> list[Path]:
+    if images is not None:
+        return [Path(p) for p in images][:VERIFY_MAX_ITEMS]
+    if spec is None:
+        return []
+    return [Path(spec.items[i]) for i in spec.indices("valid")][:VERIFY_MAX_ITEMS]
 
 
-# ---------------------------------------------------------------- verification
-
-
-def _verify(learn, path: Path, spec) -> tuple[int, float, int]:
-    from tlstudio.core.data import items_frame
-
-    frame = items_frame(spec, splits=("valid",)).head(VERIFY_MAX_ITEMS)
-    if frame.empty:
-        return 0, float("nan"), 0
-    device = getattr(learn.dls, "device", None)
-    # Straight from the file: a sidecar from an earlier export to this path is stale until rewritten.
-    loaded = _unpickle(path, device=getattr(device, "type", "cpu") or "cpu")
-    ours = _probabilities(learn, frame[["path"]])
-    theirs = _probabilities(loaded, frame[["path"]])
-    diff = float(np.abs(ours - theirs).max())
-    mismatches = int((ours.argmax(1) != theirs.argmax(1)).sum())
-    return len(frame), diff, mismatches
-
-
-def _verify_message(verify, verified, n, diff, mismatches) -> str:
-    if not verify:
+def _message(fmt: str, v: Verification | None) -> str:
+    if v is None:
         return "exported (not verified)"
-    if n == 0:
-        return "exported, but not verified: the dataset has no validation images"
-    if verified:
-        return f"exported and verified: the reloaded file predicts like the model on {n} validation images (max prob diff {diff:.1e})"
-    return f"exported, but VERIFICATION FAILED on {n} images: {mismatches} different top-1, max prob diff {diff:.1e}"
-
-
-def _probabilities(learn, frame) -> np.ndarray:
-    dl = learn.dls.test_dl(frame)
-    with learn.no_bar():
-        probs, _ = learn.get_preds(dl=dl)
-    return probs.float().cpu().numpy()
+    if v.error == "no images to compare on":
+        return "exported, but not verified: there are no validation images to compare on"
+    if v.verified:
+        return (f"exported and verified: reloaded in a fresh process ({v.runtime}), it predicts like the model on "
+                f"{v.n_checked} images: top-1 identical, max prob diff {v.max_prob_diff:.1e} (tolerance {v.tolerance:.0e})")
+    return f"exported, but VERIFICATION FAILED: {v.figures()}"
 
 
 # ---------------------------------------------------------------- load and predict
 
 
+# Formats whose loading runs a program the file carries; .tlsmodel and ONNX
+# hold only tensors and an operator graph.
+RUNS_CODE = {
+    "pkl": "loading a pickle can run any code",
+    "torchscript": "a TorchScript file carries its own program, and its unpickler has had code-execution holes",
+}
+
+
 def load_model(path, *, device: str = "cpu", trust: bool = False) -> LoadedModel:
-    """Load an exported model. The file is unpickled only when this app
-    exported it on this machine or `trust` is True (UntrustedModelError
-    otherwise); a sidecar, which anyone can write, never decides that. A
-    sidecar whose sha256 disagrees with the file is a ModelFileError, and
-    anything that is not a fastai learner is a clear ModelFileError."""
+    """Load a model file of any format. A `.pkl` or TorchScript `.pt` is
+    opened only when this app exported it on this machine or `trust` is True
+    (UntrustedModelError otherwise); a sidecar, which anyone can write, never
+    decides that. A
+    sidecar whose sha256 disagrees with the file is a ModelFileError, and a
+    file that is not a model of its format is a clear ModelFileError."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    fmt = format_of(path)
+    if fmt == "tlsmodel":
+        from tlstudio.core.model_file import learner_from_tlsmodel
+
+        learn, meta = learner_from_tlsmodel(path, device)
+        return LoadedModel(path, fmt, [str(c) for c in meta["classes"]], meta, learn=learn)
     metadata = _read_sidecar(path)
     digest = sha256_file(path)
     if metadata is not None and metadata.get("sha256") and metadata["sha256"] != digest:
         raise ModelFileError(
             f"{path}: the file was changed after export (its sha256 does not match {sidecar_path(path).name})"
         )
-    if not trust and not exported_here(digest):
+    if fmt in RUNS_CODE and not trust and not exported_here(digest):
         raise UntrustedModelError(
             f"{path}: was not exported by TL Studio on this machine, so where it comes from is unknown; "
-            "loading a pickle can run code, so load it only if you trust its source"
+            f"{RUNS_CODE[fmt]}, so load it only if you trust its source"
         )
-    return LoadedModel(learn=_unpickle(path, device), path=path, metadata=metadata)
+    if fmt == "pkl":
+        learn = _unpickle(path, device)
+        return LoadedModel(path, fmt, [str(c) for c in learn.dls.vocab], metadata, learn=learn)
+    if metadata is None:
+        raise ModelFileError(f"{path}: needs its sidecar {sidecar_path(path).name} (classes and preprocessing) beside it")
+    return LoadedModel(path, fmt, [str(c) for c in metadata["classes"]], metadata, runtime=_runtime(path))
+
+
+def _runtime(path: Path):
+    from tlstudio.core.standalone_predict import Runtime
+
+    try:
+        return Runtime(path)
+    except Exception as exc:  # onnxruntime and torch.jit raise their own types for a bad file
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise ModelFileError(f"{path}: not a loadable model ({type(exc).__name__}{': ' + detail if detail else ''})") from exc
 
 
 def _unpickle(path: Path, device: str = "cpu"):
@@ -309,17 +298,6 @@ def _unreadable(path: Path) -> str | None:
     return None
 
 
-def _test_items(learn, paths: list[Path]):
-    """Items in the form the learner's pipeline reads: our exports read a
-    DataFrame column "path"; other fastai image models usually read paths."""
-    import pandas as pd
-    from fastai.data.transforms import ColReader
-
-    tfms = getattr(learn.dls.valid_ds, "tls", [None])[0]
-    reads_frame = tfms is not None and any(isinstance(t, ColReader) for t in tfms.tfms.fs)
-    return pd.DataFrame({"path": [str(p) for p in paths]}) if reads_frame else [Path(p) for p in paths]
-
-
 def predict(model: LoadedModel, image_paths, top_k: int = 3) -> list[Prediction]:
     """Top-k classes with probabilities for each image, in the given order.
     An unreadable image gets a Prediction with `error` set; the rest still run."""
@@ -328,11 +306,7 @@ def predict(model: LoadedModel, image_paths, top_k: int = 3) -> list[Prediction]
     good = [i for i, e in errors.items() if e is None]
     results: dict[int, Prediction] = {i: Prediction(paths[i], None, None, [], errors[i]) for i in errors if errors[i]}
     if good:
-        learn = model.learn
-        dl = learn.dls.test_dl(_test_items(learn, [paths[i] for i in good]))
-        with learn.no_bar():
-            probs, _ = learn.get_preds(dl=dl)
-        probs = probs.float().cpu().numpy()
+        probs = model.probabilities([paths[i] for i in good])
         classes = model.classes
         k = max(1, min(top_k, len(classes)))
         for row, i in zip(probs, good):
@@ -340,3 +314,8 @@ def predict(model: LoadedModel, image_paths, top_k: int = 3) -> list[Prediction]
             ranked = [(classes[j], float(row[j])) for j in order]
             results[i] = Prediction(paths[i], ranked[0][0], ranked[0][1], ranked)
     return [results[i] for i in range(len(paths))]
+
+
+def format_diff(diff) -> str:
+    """A probability difference as the pages and CLI print it."""
+    return "—" if diff is None or math.isnan(diff) else "0 (identical)" if diff == 0 else f"{diff:.1e}"

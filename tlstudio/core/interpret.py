@@ -16,7 +16,7 @@ from fastai.callback.core import Callback, CancelValidException
 from fastai.interpret import ClassificationInterpretation
 from sklearn.metrics import classification_report, precision_recall_fscore_support, roc_auc_score, roc_curve
 
-from tlstudio.core.data import items_frame, split_dataloader
+from tlstudio.core.data import split_dataloader
 from tlstudio.core.dataset import DatasetError
 from tlstudio.core.events import Cancelled, NullReporter, Progress
 
@@ -165,13 +165,15 @@ def interpret(learn, spec, split: str = "valid", reporter=None, *, dl=None) -> I
 
 
 def _split_dl(learn, spec, split: str):
-    """The split's DataLoader; a loaded export keeps no data, so its
-    validation items come from `spec` through the model's own pipeline."""
-    if split == "valid" and len(learn.dls.valid_ds) == 0:
-        frame = items_frame(spec, splits=("valid",))
-        if frame.empty:
-            raise DatasetError(f"{spec.root}: the dataset has no 'valid' split")
-        return learn.dls.test_dl(frame, with_labels=True)
+    """The split's DataLoader; a loaded model keeps no data, so the split's
+    items come from `spec` through the model's own pipeline."""
+    if len(learn.dls.valid_ds) == 0:
+        from tlstudio.core.inference_data import labelled_dl
+
+        idx = spec.indices(split)
+        if not idx:
+            raise DatasetError(f"{spec.root}: the dataset has no '{split}' split")
+        return labelled_dl(learn, [spec.items[i] for i in idx], [spec.labels[i] for i in idx])
     return split_dataloader(learn.dls, spec, split)
 
 

@@ -1,7 +1,9 @@
 """fastai's learning-rate finder as plain data: the whole curve and all four suggestions.
 
 `run_lr_find` runs `learn.lr_find` in the learner's current freeze state, so
-the same learner can be probed again after `freeze_to(-depth)`. fastai's
+the same learner can be probed again after `freeze_to(-depth)`. `find_lr`
+probes stage 1 on cached body features when the fast head is on, since that
+is what stage 1 then trains. fastai's
 `LRFinder` saves the weights before the mock training and loads them back in
 `after_fit`, which fastai calls on a normal end and on a cancel alike; we point
 that temporary file at a private temp folder instead of `learn.path/models`,
@@ -23,7 +25,7 @@ import numpy as np
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.schedule import minimum, slide, steep, valley
 
-from tlstudio.core.events import LrFindProgress, LrFindResult, LrSuggestion, Message, NullReporter
+from tlstudio.core.events import Cancelled, LrFindProgress, LrFindResult, LrSuggestion, Message, NullReporter
 
 SUGGESTION_FUNCS = (valley, slide, minimum, steep)
 
@@ -159,10 +161,12 @@ def find_lr(
     """The LR finder for one stage of `config`'s recipe.
 
     Builds the learner with `training.prepare_learner` unless one is given.
-    Stage 1 probes the head with the body frozen; stage 2 probes after
-    `freeze_to(-unfreeze_depth)` (None: `unfreeze()`), the state stage 2 of
-    training will be in. The freeze state is left as set here. `num_it` and
-    `sweep` (start_lr, end_lr) go on to `run_lr_find`."""
+    Stage 1 probes the head with the body frozen, and when `config.fast_head`
+    is on it probes it as stage 1 trains it: on cached body features (seconds,
+    not a pass through the whole network per step). Stage 2 probes the whole
+    network after `freeze_to(-unfreeze_depth)` (None: `unfreeze()`), the state
+    stage 2 of training will be in. The freeze state is left as set here.
+    `num_it` and `sweep` (start_lr, end_lr) go on to `run_lr_find`."""
     if stage not in (1, 2):
         raise ValueError(f"stage must be 1 or 2, not {stage!r}")
     if learn is None:
@@ -171,11 +175,32 @@ def find_lr(
         learn = prepare_learner(spec, config, reporter)
     if stage == 1:
         learn.freeze()
-        depth = 1
-    elif unfreeze_depth is None:
+        if not config.fast_head:
+            return run_lr_find(learn, reporter, stage=1, depth=1, num_it=num_it, **sweep)
+        # Caching adapts BatchNorm statistics as training does; all of it is undone.
+        before = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
+        try:
+            head = _head_on_features(learn, spec, config, reporter)
+            return run_lr_find(head or learn, reporter, stage=1, depth=1, num_it=num_it, **sweep)
+        except Cancelled:  # while caching: nothing probed
+            return LrFindResult(*(np.empty(0),) * 3, suggestions=(), stage=1, depth=1, cancelled=True, skipped=())
+        finally:
+            learn.model.load_state_dict(before)
+    if unfreeze_depth is None:
         learn.unfreeze()
-        depth = None
     else:
         learn.freeze_to(-unfreeze_depth)
-        depth = unfreeze_depth
-    return run_lr_find(learn, reporter, stage=stage, depth=depth, num_it=num_it, **sweep)
+    return run_lr_find(learn, reporter, stage=stage, depth=unfreeze_depth, num_it=num_it, **sweep)
+
+
+def _head_on_features(learn, spec, config, reporter):
+    """The fast head's own Learner on the features training caches (its
+    modules are `learn`'s head), or None when they would not fit in memory."""
+    from tlstudio.core.features import cache_features, head_learner
+    from tlstudio.core.training import make_metrics, planned_depth
+
+    depth = planned_depth(learn, spec, config) if config.epochs > 0 else 0
+    features = cache_features(learn, reporter or NullReporter(), adapt_depth=depth)
+    if features is None:
+        return None
+    return head_learner(learn, features, make_metrics())

@@ -21,22 +21,44 @@ def train_per_class(spec: DatasetSpec) -> float:
     return sum(counts.values()) / max(1, len(counts))
 
 
-def recommend_depth(spec: DatasetSpec, n_groups: int) -> Advice:
+# The fast head's validation accuracy says how well the frozen ImageNet
+# features already separate the classes (how ImageNet-like the task is).
+SEPARATES_WELL = 0.85
+SEPARATES_POORLY = 0.60
+
+
+def recommend_depth(
+    spec: DatasetSpec, n_groups: int, *, on_gpu: bool = False, head_accuracy: float | None = None
+) -> Advice:
     """How many layer groups stage 2 should train (head included).
 
-    Usual guidance: with few images, or images like ImageNet's, keep most of the
-    pretrained body frozen (it generalises better and overfits less); with many
-    images, or images unlike ImageNet's, unfreeze more."""
+    Usual transfer-learning guidance, in this order: with few images keep most
+    of the pretrained body frozen (it generalises better and overfits less);
+    with many, unfreeze more. When the frozen features already separate the
+    classes well (the head's validation accuracy, known after stage 1), the
+    task is ImageNet-like and the body needs little change; when they separate
+    them poorly, one more group is trained. A GPU affords one more group of a
+    medium-sized set. Measured effects: docs/benchmarks.md, "Model quality"."""
     per_class = train_per_class(spec)
     if per_class < SMALL_PER_CLASS:
-        depth, size = min(2, n_groups), "small"
+        depth, size = 2, "small"
     elif per_class < LARGE_PER_CLASS:
-        depth, size = min(3, n_groups), "medium-sized"
+        depth, size = 3 + int(on_gpu), "medium-sized"
     else:
         depth, size = n_groups, "large"
+    why = [f"{per_class:.0f} training images per class is {size}"]
+    if on_gpu and size == "medium-sized":
+        why.append("a GPU affords one more group")
+    if head_accuracy is not None:
+        if head_accuracy < SEPARATES_POORLY and depth < n_groups:
+            depth += 1
+            why.append(f"the frozen features separate the classes poorly (head accuracy {head_accuracy:.2f}), one more")
+        elif head_accuracy >= SEPARATES_WELL:
+            why.append(f"the frozen features separate the classes well (head accuracy {head_accuracy:.2f})")
+    depth = min(depth, n_groups)
     trains = "every group" if depth >= n_groups else f"the last {depth} of {n_groups} groups"
     more = "" if depth >= n_groups else " Unfreeze more if your images look unlike everyday photos (X-rays, microscopy…)."
-    return Advice(depth, f"train {trains}: {per_class:.0f} training images per class is {size}.{more}")
+    return Advice(depth, f"train {trains}: {'; '.join(why)}.{more}")
 
 
 def recommend_arch(spec: DatasetSpec, on_gpu: bool, available: set[str]) -> Advice:

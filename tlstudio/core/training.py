@@ -13,7 +13,12 @@ rate that runs. `fine_tune(epochs, base_lr=b)` is reproduced exactly by
 
 Stage 1 runs on cached body features (core/features.py) when
 `config.fast_head` is on and the features fit in memory; the rule and its
-measured effect are in docs/benchmarks.md.
+measured effect are in docs/benchmarks.md. A second difference from
+fine_tune: in stage 2 the frozen groups are frozen whole, BatchNorm included
+(fastai's `train_bn` off), which is what keeps the first unfrozen epoch from
+collapsing after the fast head. Stage 2's depth is the user's or, with
+`config.auto_depth`, the recommendation of core/model_choice.py. The run keeps
+its best epoch by default (`config.keep_best`).
 """
 from __future__ import annotations
 
@@ -130,12 +135,14 @@ def _check_depth(learn: "Learner", depth: int | None) -> None:
     depth_to_freeze_to(depth, n_groups(learn))
 
 
-def _stage1(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: RunLog) -> None:
+def _stage1(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: RunLog, adapt_depth) -> None:
+    """`adapt_depth`: the groups whose BatchNorm statistics the fast head's
+    features take from this data (stage 2's depth; 0 when there is no stage 2)."""
     learn.freeze()
     lr = slice(config.stage1_lr)
     total = n_groups(learn)
     lrs = _peak_lrs(learn, lr)
-    if config.fast_head and _stage1_on_features(learn, config, reporter, run_log, lrs):
+    if config.fast_head and _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth):
         return
     start = StageStart(1, "Head only (body frozen)", config.freeze_epochs, len(learn.dls.train), 1, total, lrs)
     learn.fit_one_cycle(
@@ -143,12 +150,12 @@ def _stage1(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: 
     )
 
 
-def _stage1_on_features(learn, config, reporter, run_log, lrs) -> bool:
+def _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth) -> bool:
     """Stage 1 on cached features; False when they would not fit in memory."""
     from tlstudio.core.features import cache_features, head_learner
 
     run_log.position = (1, None)
-    features = cache_features(learn, reporter)
+    features = cache_features(learn, reporter, adapt_depth=adapt_depth)
     if features is None:
         reporter.emit(Message("info", "Features too large to cache; training the head through the whole network"))
         return False
@@ -166,11 +173,50 @@ def _stage1_on_features(learn, config, reporter, run_log, lrs) -> bool:
     return True
 
 
+def _depth_advice(learn: "Learner", spec: DatasetSpec, run_log: RunLog | None = None):
+    """recommend_depth for this learner; with `run_log`, knowing the head's accuracy."""
+    from tlstudio.core.model_choice import recommend_depth
+
+    head = [e for e in run_log.history if e.stage == 1] if run_log else []
+    accuracy = head[-1].metrics.get("accuracy") if head else None
+    return recommend_depth(spec, n_groups(learn), on_gpu=learn.dls.device.type == "cuda", head_accuracy=accuracy)
+
+
+def planned_depth(learn: "Learner", spec: DatasetSpec, config: TrainConfig) -> int | None:
+    """Stage 2's depth as known before stage 1 (None: all groups)."""
+    if not config.auto_depth:
+        return config.unfreeze_depth
+    advice = _depth_advice(learn, spec)
+    return None if advice.value >= n_groups(learn) else advice.value
+
+
+def _stage2_depth(learn: "Learner", spec: DatasetSpec, config: TrainConfig, reporter: Reporter, run_log: RunLog):
+    """The depth stage 2 trains: the user's, or with `auto_depth` the
+    recommendation for this data, which now knows the head's accuracy (a head
+    that separates the classes poorly unfreezes one group more)."""
+    if not config.auto_depth:
+        return config.unfreeze_depth
+    advice = _depth_advice(learn, spec, run_log)
+    reporter.emit(Message("info", f"Unfreeze depth chosen for this data: {advice.reason} (set a depth to override)"))
+    return None if advice.value >= n_groups(learn) else advice.value
+
+
 def _stage2(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: RunLog) -> None:
+    """Stage 2 at `config.unfreeze_depth` (already resolved)."""
+    from fastai.callback.training import BnFreeze
+
     from tlstudio.core.models import depth_to_freeze_to
 
     total = n_groups(learn)
     n = depth_to_freeze_to(config.unfreeze_depth, total)
+    # The frozen groups stay frozen whole: BatchNorm weights and statistics
+    # too (fastai's train_bn off, and BnFreeze keeps their layers in eval
+    # mode). With train_bn, batch statistics in the frozen groups changed the
+    # features the head was fitted on, and the first unfrozen epoch collapsed
+    # (docs/benchmarks.md, "Stage 2 after the fast head"); it also made every
+    # backward pass run through the whole body.
+    learn.train_bn = False
+    learn.create_opt()
     learn.freeze_to(n)
     name = f"Last {-n} of {total} layer groups unfrozen" if n else f"All {total} layer groups unfrozen"
     lr = slice(config.base_lr / config.lr_mult, config.base_lr)
@@ -182,7 +228,7 @@ def _stage2(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: 
         lr,
         pct_start=STAGE2_PCT_START,
         div=STAGE2_DIV,
-        cbs=[ReporterCallback(reporter, run_log, start)],
+        cbs=[ReporterCallback(reporter, run_log, start), BnFreeze()],
     )
 
 
@@ -194,7 +240,8 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     reporter = reporter or NullReporter()
     if learn is None:
         learn = prepare_learner(spec, config, reporter)
-    _check_depth(learn, config.unfreeze_depth)
+    if not config.auto_depth:
+        _check_depth(learn, config.unfreeze_depth)
     if config.seed is not None:
         set_seed(config.seed, reproducible=True)
     run_log = RunLog(learn.model, keep_best=config.keep_best, patience=config.early_stopping_patience)
@@ -202,9 +249,12 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     try:
         with learn.no_bar(), learn.no_logging():
             if config.freeze_epochs > 0:
-                _stage1(learn, config, reporter, run_log)
+                planned = planned_depth(learn, spec, config) if config.epochs > 0 else 0
+                _stage1(learn, config, reporter, run_log, adapt_depth=planned)
             if not run_log.cancelled and config.epochs > 0:
                 run_log.stopped_early = False  # early stopping ends a stage; stage 2 still runs
+                depth = _stage2_depth(learn, spec, config, reporter, run_log)
+                config = config.with_(unfreeze_depth=depth, auto_depth=False)  # the result says what ran
                 _stage2(learn, config, reporter, run_log)
     except Cancelled:
         run_log.cancelled = True
@@ -225,16 +275,31 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
 
 
-# Messages name epochs as the epoch tables number them (fastai's, from 0): the
-# CLI's `epoch` column is the run's epoch, the Train page's is the stage's.
+# People count epochs from 1, everywhere (epoch tables, plots, CLI, summary);
+# events keep fastai's 0-based indices and only the words add 1.
 def _where(run_log: RunLog, epoch: int) -> str:
     e = next(e for e in run_log.history if e.global_epoch == epoch)
-    return f"epoch {epoch} (stage {e.stage} epoch {e.epoch}, valid loss {e.valid_loss:.4g})"
+    return f"epoch {epoch + 1} (stage {e.stage} epoch {e.epoch + 1}, {_scores(e)})"
+
+
+def _scores(e: EpochEnd) -> str:
+    accuracy = e.metrics.get("accuracy")
+    return f"valid loss {e.valid_loss:.4g}" + (f", accuracy {accuracy:.3f}" if accuracy is not None else "")
+
+
+def _why(run_log: RunLog, kept: int, status: str) -> str:
+    last = run_log.history[-1]
+    last_word = "the last epoch" if status == "completed" else "the last completed epoch"
+    if not run_log.keep_best:
+        return last_word
+    if kept == last.global_epoch:
+        return f"the lowest validation loss, and {last_word}"
+    return f"the lowest validation loss; {last_word}, epoch {last.global_epoch + 1}, ended at {_scores(last)}"
 
 
 def _summary(status: str, run_log: RunLog, kept: int | None, error: str) -> str:
     stage, epoch = run_log.position
-    at = f"stage {stage} epoch {epoch}" if epoch is not None else f"stage {stage} while caching features"
+    at = f"stage {stage} epoch {epoch + 1}" if epoch is not None else f"stage {stage} while caching features"
     head = {
         "completed": f"Completed {len(run_log.history)} epochs",
         "cancelled": f"Cancelled in {at}",
@@ -244,5 +309,4 @@ def _summary(status: str, run_log: RunLog, kept: int | None, error: str) -> str:
         head += " (stopped early)"
     if kept is None:
         return f"{head}; no epoch completed, the model keeps its starting weights"
-    best = " best" if run_log.keep_best else ""
-    return f"{head}; kept{best} {_where(run_log, kept)}"
+    return f"{head}; kept {_where(run_log, kept)}: {_why(run_log, kept, status)}"

@@ -65,6 +65,7 @@ class _Outcome:
     message: str
     frozen_idx: int
     weights_origin: str
+    config: TrainConfig  # as it ran: the depth an automatic choice picked
 
 
 class _QueueReporter:
@@ -157,7 +158,8 @@ def _run_job(events, cancel, spec, config, target, weights_path: str) -> None:
             torch.save(learn.model.state_dict(), weights_path)
             frozen = learn.opt.frozen_idx if learn.opt is not None else 0
             origin = getattr(learn, "weights_origin", "")
-            events.put(("done", _Outcome(result.history, result.status, result.kept_epoch, result.message, frozen, origin)))
+            outcome = _Outcome(result.history, result.status, result.kept_epoch, result.message, frozen, origin, result.config)
+            events.put(("done", outcome))
     except Cancelled:
         events.put(("cancelled", None))
     except UserFacingError as exc:
@@ -340,4 +342,4 @@ def _result(kind: str, payload, spec, config, weights: Path, reporter: Reporter)
     outcome: _Outcome = payload
     reporter.emit(Progress("load", 0, 0, "Loading the trained model…"))
     learn = rebuild_learner(spec, config, weights, frozen_idx=outcome.frozen_idx, weights_origin=outcome.weights_origin)
-    return TrainResult(learn, spec, config, outcome.history, outcome.status, outcome.kept_epoch, outcome.message)
+    return TrainResult(learn, spec, outcome.config, outcome.history, outcome.status, outcome.kept_epoch, outcome.message)

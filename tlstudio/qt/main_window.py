@@ -23,6 +23,7 @@ PAGES = (
     ("train", "5  Train", "train_page", "TrainPage"),
     ("evaluate", "6  Evaluate", "evaluate_page", "EvaluatePage"),
     ("export", "7  Export", "export_page", "ExportPage"),
+    ("predict", "8  Predict", "predict_page", "PredictPage"),
 )
 
 # What each step is for, as the sidebar's tooltips.
@@ -176,7 +177,11 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.open_dataset(path)
+        page = self.pages[self.current_page_key()]
+        if hasattr(page, "take_paths"):  # the Predict page predicts what is dropped, it opens no dataset
+            page.take_paths([Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()])
+        else:
+            self.open_dataset(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         if not all(page.confirm_close() for page in self.pages.values()):

@@ -14,6 +14,7 @@ from tlstudio.qt.dataset_loader import DatasetLoader
 from tlstudio.qt.pages.base import Page
 from tlstudio.qt.resources import DEMO_DATASET, app_icon
 from tlstudio.qt.widgets.dataset_summary import DatasetSummary
+from tlstudio.qt.widgets.doctor_panel import DoctorPanel
 from tlstudio.qt.widgets.gallery_model import ITEM_ROLE
 from tlstudio.qt.widgets.gallery_view import Gallery
 from tlstudio.qt.widgets.image_viewer import ImageViewerDialog
@@ -87,6 +88,8 @@ class DataPage(Page):
         layout.addWidget(self.banner)
         layout.addWidget(self.scan_row)
         layout.addWidget(self.stack, 1)
+        self.doctor = DoctorPanel()
+        layout.addWidget(self.doctor)
         state.dataset_changed.connect(self.show_dataset)
         self.show_dataset(state.dataset)
 
@@ -204,6 +207,8 @@ class DataPage(Page):
         if spec is not None and spec.seed is not None:
             self.split_controls.set_split(self.state.train_config.valid_pct, spec.seed)  # what open_path scanned with
         self.stack.setCurrentIndex(0 if spec is None else 1)
+        self.doctor.set_spec(spec)
+        self.doctor.setVisible(spec is not None)
 
     def show_skipped(self) -> None:
         spec = self.state.dataset
@@ -225,3 +230,4 @@ class DataPage(Page):
     def shutdown(self) -> None:
         self.loader.shutdown()
         self.gallery.shutdown()
+        self.doctor.shutdown()

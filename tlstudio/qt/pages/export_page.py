@@ -1,19 +1,31 @@
-"""Export page: write the trained model to a file, verified by reloading it
-and comparing predictions, show its sidecar, then try the file on new images."""
+"""Export page: write the trained model in any format, verified by reloading
+it in a fresh process, show the figures per format and the sidecar, then try
+the file on new images.
+
+The default path follows the dataset: `<dataset>-<arch>.<suffix>` next to the
+dataset when that folder is writable and not the app's own, else in
+`~/TL Studio models`. A new dataset or a retrain clears the figures and the
+"exported and verified" line; an existing file is replaced only after the
+user confirms; a target that cannot be written is named with another path to
+use, and the model stays in memory.
+"""
 from __future__ import annotations
 
 import json
-import math
+import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTreeWidget,
@@ -22,48 +34,68 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tlstudio.core.model_meta import FORMAT_LABELS, FORMATS
 from tlstudio.qt.learner_lock import using_learner
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.settings import settings
 from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 from tlstudio.qt.workers import TaskSlot
 
-MODEL_SUFFIX = ".pkl"
+SUFFIX_OF = {fmt: suffix for suffix, fmt in FORMATS.items()}
+APP_ROOT = Path(__file__).resolve().parents[3]  # the app's own files (resources/demo lives here)
+FIGURE_COLUMNS = ("Format", "Verified", "Checked by", "Images", "Top-1", "Max prob diff", "Tolerance", "File")
 
 
-def default_model_path(result) -> Path:
+def models_home() -> Path:
+    return Path.home() / "TL Studio models"
+
+
+def default_model_path(result, fmt: str = "tlsmodel") -> Path:
+    """`<dataset>-<arch>.<suffix>` beside the dataset if that folder is the user's and writable, else in ~/TL Studio models."""
     spec = getattr(result, "spec", None)
     arch = getattr(getattr(result, "config", None), "arch", "model")
-    root = Path(spec.root) if spec is not None else Path.home() / "dataset"
-    return root.parent / f"{root.stem}-{arch}{MODEL_SUFFIX}"
+    root = Path(spec.root) if spec is not None else Path("dataset")
+    name = f"{root.stem}-{arch}{SUFFIX_OF[fmt]}"
+    beside = root.parent
+    if spec is not None and beside.is_dir() and os.access(beside, os.W_OK) and not beside.resolve().is_relative_to(APP_ROOT):
+        return beside / name
+    return models_home() / name
 
 
 def sidecar_items(data: dict) -> list[QTreeWidgetItem]:
-    """Tree rows for a sidecar's fields; nested objects become expandable rows."""
+    """Tree rows for a sidecar's fields, every value in full; nested objects become expandable rows."""
     items = []
     for key, value in data.items():
         item = QTreeWidgetItem([str(key), ""])
         if isinstance(value, dict):
             item.addChildren(sidecar_items(value))
-            item.setText(1, ", ".join(f"{k}: {_short(v)}" for k, v in value.items() if not isinstance(v, dict)))
-        elif isinstance(value, list):
-            shown = ", ".join(_short(v) for v in value[:12])
-            item.setText(1, shown + (f", … ({len(value)} in all)" if len(value) > 12 else ""))
+            item.setText(1, ", ".join(f"{k}: {_text(v)}" for k, v in value.items() if not isinstance(v, dict)))
         else:
-            item.setText(1, _short(value))
+            item.setText(1, _text(value))
         item.setToolTip(1, item.text(1))
         items.append(item)
     return items
 
 
-def _short(value) -> str:
+def _text(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        return "[" + ", ".join(_short(v) for v in value) + "]"
+        return ", ".join(_text(v) if not isinstance(v, list) else "[" + _text(v) + "]" for v in value)
     if isinstance(value, dict):
-        return json.dumps(value)[:80]
+        return json.dumps(value)
     return "—" if value is None else str(value)
+
+
+def figure_row(report) -> list[str]:
+    from tlstudio.core.export import format_diff
+
+    v = report.verification
+    if v is None:
+        return [report.format, "not checked", "—", "—", "—", "—", "—", str(report.path)]
+    top1 = "—" if v.error else "identical" if not v.mismatches else f"{v.mismatches} differ"
+    return [report.format, "✔ verified" if v.verified else "✘ NOT verified", v.runtime if not v.error else f"{v.runtime}: {v.error}",
+            str(v.n_checked), top1, format_diff(v.max_prob_diff), f"{v.tolerance:.0e}", str(report.path)]
 
 
 class ExportPage(Page):
@@ -73,6 +105,9 @@ class ExportPage(Page):
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
         self.report = None
+        self.reports: dict[str, object] = {}  # format -> its latest ExportReport for this model
+        self.suggestion: Path | None = None
+        self._path_for = None  # the dataset root the path was made for
         self.export_slot = TaskSlot(self)
         self._build()
         state.training_changed.connect(self._on_training_changed)
@@ -87,46 +122,64 @@ class ExportPage(Page):
 
     # -- layout -------------------------------------------------------------------
     def _build(self) -> None:
+        self.format_combo = QComboBox()
+        for fmt, label in FORMAT_LABELS.items():
+            self.format_combo.addItem(label, fmt)
+        self.format_combo.currentIndexChanged.connect(self._on_format_changed)
         self.path_edit = QLineEdit()
-        self.path_edit.setPlaceholderText("Where to write the model (.pkl)")
+        self.path_edit.setPlaceholderText("Where to write the model")
         choose = QPushButton("Choose…")
         choose.clicked.connect(self._choose_path)
+        self.open_folder_button = QPushButton("Open containing folder")
+        self.open_folder_button.clicked.connect(self.open_containing_folder)
         self.export_button = QPushButton("Export and verify")
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.export)
         self.export_progress = QProgressBar()
         self.export_cancel = QPushButton("Cancel")
         self.export_cancel.clicked.connect(self.export_slot.request_cancel)
-        self.export_status = QLabel("The model is reloaded from the file and its predictions compared with the app's.")
+        self.export_status = QLabel()
         self.export_status.setWordWrap(True)
+        self.export_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_suggestion_button = QPushButton("Use this path")
+        self.use_suggestion_button.clicked.connect(self._use_suggestion)
+        format_row = QHBoxLayout()
+        format_row.addWidget(QLabel("Format:"))
+        format_row.addWidget(self.format_combo, 1)
         path_row = QHBoxLayout()
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(choose)
+        path_row.addWidget(self.open_folder_button)
         run_row = QHBoxLayout()
         run_row.addWidget(self.export_button)
         run_row.addWidget(self.export_progress, 1)
         run_row.addWidget(self.export_cancel)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.export_status, 1)
+        status_row.addWidget(self.use_suggestion_button, 0, Qt.AlignmentFlag.AlignTop)
         export_box = QGroupBox("Export the trained model")
         export_layout = QVBoxLayout(export_box)
+        export_layout.addLayout(format_row)
         export_layout.addLayout(path_row)
         export_layout.addLayout(run_row)
-        export_layout.addWidget(self.export_status)
+        export_layout.addLayout(status_row)
 
-        self.verified_label = QLabel("—")
-        self.checked_label = QLabel("—")
-        self.diff_label = QLabel("—")
-        self.mismatch_label = QLabel("—")
-        self.mismatch_label.setWordWrap(True)
-        verify_box = QGroupBox("Verification")
-        form = QFormLayout(verify_box)
-        form.addRow("Verified:", self.verified_label)
-        form.addRow("Images checked:", self.checked_label)
-        form.addRow("Max probability difference:", self.diff_label)
-        form.addRow("Mismatches:", self.mismatch_label)
+        self.figures = QTreeWidget()
+        self.figures.setHeaderLabels(FIGURE_COLUMNS)
+        self.figures.setRootIsDecorated(False)
+        self.figures.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.figures.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.figures.header().setStretchLastSection(False)
+        self.figures.setMaximumHeight(130)
+        verify_box = QGroupBox("Verification: each file reloaded in a fresh process, compared on the validation images")
+        QVBoxLayout(verify_box).addWidget(self.figures)
 
         self.sidecar_tree = QTreeWidget()
         self.sidecar_tree.setHeaderLabels(["Field", "Value"])
-        self.sidecar_tree.setColumnWidth(0, 150)
+        # Every value in full: the columns grow to their contents and the tree scrolls, never "…".
+        self.sidecar_tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.sidecar_tree.header().setStretchLastSection(False)
+        self.sidecar_tree.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.sidecar_label = QLabel("")
         self.sidecar_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sidecar_label.setWordWrap(True)
@@ -139,62 +192,118 @@ class ExportPage(Page):
         left.addWidget(export_box)
         left.addWidget(verify_box)
         left.addWidget(sidecar_box, 1)
-
-        self.try_panel = ModelTryPanel()
-
-        layout = QHBoxLayout(self)
+        left.setContentsMargins(0, 0, 0, 0)
         left_widget = QWidget()
         left_widget.setLayout(left)
-        left.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(left_widget, 5)
-        layout.addWidget(self.try_panel, 6)
+
+        self.try_panel = ModelTryPanel()
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget, 6)
+        layout.addWidget(self.try_panel, 5)
         self._set_exporting(False)
+        self._show_status(None)
 
     def _set_exporting(self, running: bool) -> None:
         self.export_progress.setVisible(running)
         self.export_cancel.setVisible(running)
         self.export_button.setEnabled(not running and self.state.training is not None)
 
-    # -- export -------------------------------------------------------------------
+    def _show_status(self, text: str | None, suggestion: Path | None = None) -> None:
+        self.export_status.setText(text or "The file is reloaded in a fresh process and its predictions compared with the app's.")
+        self.suggestion = suggestion
+        self.use_suggestion_button.setVisible(suggestion is not None)
+
+    # -- the path -------------------------------------------------------------------
+    def current_format(self) -> str:
+        return self.format_combo.currentData()
+
     def _on_training_changed(self, result) -> None:
         self.export_slot.cancel()
         self.report = None
+        self.reports.clear()
         self._show_report(None)
+        self._show_status(None)
         self._set_exporting(False)
-        if result is not None and not self.path_edit.text():
-            path = default_model_path(result)
-            last = settings().value("export/folder", "")
-            self.path_edit.setText(str(Path(last) / path.name if last else path))
+        root = getattr(getattr(result, "spec", None), "root", None)
+        if result is not None and root != self._path_for:
+            self._path_for = root
+            self.path_edit.setText(str(self._default_path(result)))
+
+    def _default_path(self, result) -> Path:
+        path = default_model_path(result, self.current_format())
+        last = settings().value("export/folder", "")
+        return Path(last) / path.name if last else path
+
+    def _on_format_changed(self) -> None:
+        text = self.path_edit.text().strip()
+        if text:
+            self.path_edit.setText(str(self._with_suffix(Path(text))))
+
+    def _with_suffix(self, path: Path) -> Path:
+        suffix = SUFFIX_OF[self.current_format()]
+        return path.with_suffix(suffix) if path.suffix.lower() in FORMATS else path.with_name(path.name + suffix)
 
     def _choose_path(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export model", self.path_edit.text(), "fastai model (*.pkl)")
+        fmt = self.current_format()
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export model", self.path_edit.text(), f"{FORMAT_LABELS[fmt]} (*{SUFFIX_OF[fmt]})",
+            options=QFileDialog.Option.DontConfirmOverwrite,  # the page asks, once, at export
+        )
         if path:
-            self.path_edit.setText(path)
+            self.path_edit.setText(str(self._with_suffix(Path(path))))
             settings().setValue("export/folder", str(Path(path).parent))
 
-    def target_path(self) -> Path:
-        path = Path(self.path_edit.text().strip()).expanduser()
-        return path if path.suffix == MODEL_SUFFIX else path.with_name(path.name + MODEL_SUFFIX)
+    def _use_suggestion(self) -> None:
+        if self.suggestion is not None:
+            self.path_edit.setText(str(self.suggestion))
+            self._show_status(f"The model will be written to {self.suggestion}. Export again to write it there.")
 
+    def target_path(self) -> Path:
+        return self._with_suffix(Path(self.path_edit.text().strip()).expanduser())
+
+    def open_containing_folder(self) -> bool:
+        folder = self.target_path().parent if self.path_edit.text().strip() else None
+        while folder is not None and not folder.is_dir() and folder != folder.parent:
+            folder = folder.parent
+        return folder is not None and QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def confirm_replace(self, path: Path) -> bool:
+        answer = QMessageBox.question(
+            self, "Replace the model file?",
+            f"{path} already exists.\n\nReplace it (and its sidecar) with this model?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- export -------------------------------------------------------------------
     def export(self) -> None:
         result = self.state.training
         if result is None or not self.path_edit.text().strip():
-            self.export_status.setText("Choose where to write the model first.")
+            self._show_status("Choose where to write the model first.")
             return
         path = self.target_path()
+        self.path_edit.setText(str(path))
+        overwrite = path.exists()
+        if overwrite and not self.confirm_replace(path):
+            self._show_status(f"Not exported: {path.name} was kept as it is. Choose another path to keep both.")
+            return
         learn, spec, config = result.learn, result.spec, result.config
         metrics = _last_metrics(result)
 
         def work(reporter):
             from tlstudio.core.export import export_model
+            from tlstudio.core.export_target import ExportTargetError
 
             with using_learner(learn, reporter):
-                return export_model(learn, path, spec=spec, config=config, metrics=metrics, verify=True, reporter=reporter)
+                try:
+                    return export_model(learn, path, spec=spec, config=config, metrics=metrics,
+                                        overwrite=overwrite, reporter=reporter)
+                except ExportTargetError as exc:
+                    return exc  # the page names the problem and offers the suggested path
 
-        self.export_status.setText(f"Exporting to {path}…")
+        self._show_status(f"Exporting to {path}…")
         self.export_progress.setRange(0, 0)
         self._set_exporting(True)
-        self._show_report(None)
         self.export_slot.start(
             work,
             name="export",
@@ -215,37 +324,38 @@ class ExportPage(Page):
 
     def _on_exported(self, report) -> None:
         self._set_exporting(False)
+        if isinstance(report, Exception):
+            self._show_status(f"Not exported: {report}. The model is still here: choose another path and export again.",
+                              getattr(report, "suggestion", None))
+            return
         self.report = report
+        self.reports[report.format] = report
         self.state.status_message.emit(f"Model {report.message}: {report.path}")
         self._show_report(report)
         self.try_panel.use_model_file(Path(report.path))
 
     def _on_export_failed(self, message: str) -> None:
         self._set_exporting(False)
-        self.export_status.setText(f"Export failed: {message}")
+        self._show_status(f"Export failed: {message}. The model is still here: choose another path and export again.")
 
     def _on_export_cancelled(self) -> None:
         self._set_exporting(False)
-        self.export_status.setText("Export cancelled.")
+        self._show_status("Export cancelled; nothing was written.")
 
     def _show_report(self, report) -> None:
         self.sidecar_tree.clear()
+        self.figures.clear()
+        for fmt, done in self.reports.items():
+            item = QTreeWidgetItem(figure_row(done))
+            ok = done.verified
+            item.setForeground(1, Qt.GlobalColor.darkGreen if ok else Qt.GlobalColor.red)
+            for col in range(len(FIGURE_COLUMNS)):
+                item.setToolTip(col, item.text(col))
+            self.figures.addTopLevelItem(item)
         if report is None:
-            for label in (self.verified_label, self.checked_label, self.diff_label, self.mismatch_label):
-                label.setText("—")
-                label.setStyleSheet("")
             self.sidecar_label.setText("")
             return
-        ok = bool(report.verified)
-        self.verified_label.setText("✔ verified" if ok else "✘ NOT verified")
-        self.verified_label.setStyleSheet(f"font-weight: bold; color: {'#1a7f37' if ok else '#c0392b'};")
-        self.checked_label.setText(str(report.n_checked))
-        diff = report.max_prob_diff
-        self.diff_label.setText(
-            "—" if diff is None or math.isnan(diff) else "0 (identical)" if diff == 0 else f"{diff:.1e}"
-        )
-        self.mismatch_label.setText(str(report.mismatches) if report.mismatches else "none")
-        self.export_status.setText(report.message[:1].upper() + report.message[1:])
+        self._show_status(report.message[:1].upper() + report.message[1:])
         sidecar = Path(report.sidecar)
         self.sidecar_label.setText(str(sidecar))
         try:

@@ -101,6 +101,7 @@ class ModelPage(Page):
         self.stages.changed.connect(lambda changes: state.update_train_config(**changes))
 
         self.depth = DepthControl()
+        # A depth the user sets is theirs (`with_` turns auto_depth off); until then the recommendation is used.
         self.depth.depth_changed.connect(lambda d: state.update_train_config(unfreeze_depth=d))
         self.depth_box = QGroupBox("Unfreeze depth (stage 2)")
         QVBoxLayout(self.depth_box).addWidget(self.depth)
@@ -176,8 +177,12 @@ class ModelPage(Page):
         self.table.set_recommended(arch.value, arch.reason)
         self.recommendation.setText(f"★ Recommended for this dataset: {arch.reason}")
         n_groups = ARCHS[self.state.train_config.arch].n_groups
-        depth = recommend_depth(spec, n_groups)
+        depth = recommend_depth(spec, n_groups, on_gpu=on_gpu)
         self.depth.set_recommendation(depth.value, depth.reason)
+        if self.state.train_config.auto_depth:
+            self.state.update_train_config(
+                unfreeze_depth=None if depth.value >= n_groups else depth.value, auto_depth=True
+            )
 
     # -- layer groups (worker) ----------------------------------------------
 

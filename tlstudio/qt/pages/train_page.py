@@ -177,7 +177,7 @@ class TrainPage(UsesTrainingProcess, Page):
             return True
         if not self.confirm(
             "Training is running",
-            "Stop training and close? The model keeps the weights of the last completed epoch.",
+            "Stop training and close? The model keeps the weights of the best completed epoch.",
         ):
             return False
         self.cancel()

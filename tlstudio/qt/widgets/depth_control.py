@@ -1,8 +1,8 @@
 """Unfreeze depth over the model's real layer groups, with each group's stage-2 learning rate.
 
 Depth d means stage 2 calls `freeze_to(-d)`: the last d groups train (the head
-is one of them) and the others stay frozen (their norm layers still train, as
-fastai does). The learning rates are the discriminative slice
+is one of them) and the others stay frozen whole, BatchNorm included
+(training._stage2 measured why). The learning rates are the discriminative slice
 `slice(base_lr / lr_mult, base_lr)` spread over all groups, as fastai spreads it.
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ FROZEN = QColor("#777777")
 def format_params(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n / 1e3:.1f} k"
 
+
+FROZEN_RATE = "none (frozen, BatchNorm too)"
 
 class DepthControl(QWidget):
     depth_changed = Signal(object)  # int, or None for "every group"
@@ -136,7 +138,7 @@ class DepthControl(QWidget):
     def set_recommendation(self, depth: int, reason: str) -> None:
         """`depth` groups to train (the number of groups or more: every one)."""
         self.recommended = depth
-        self.advice.setText(f"Recommended: {reason}")
+        self.advice.setText(f"Recommended, and used until you set a depth (training refines it by the head's accuracy): {reason}")
 
     def apply_recommendation(self) -> None:
         if self.recommended is not None and self.groups:
@@ -170,7 +172,7 @@ class DepthControl(QWidget):
                 f"{i + 1}. {group.name}",
                 format_params(group.n_params),
                 "trains" if on else "frozen",
-                f"{lrs[i]:.2e}" if on else f"norm layers only: {lrs[i]:.2e}",
+                f"{lrs[i]:.2e}" if on else FROZEN_RATE,
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -51,7 +51,9 @@ class EpochTable(QTableWidget):
             self._set_columns()
         values = {
             "stage": str(ev.stage),
-            "epoch": str(ev.epoch),  # 0-based within the stage, as fastai prints it
+            # The run's epoch, counted from 1: the same number as the plots, the
+            # CLI's table and the summary.
+            "epoch": str(ev.global_epoch + 1),
             "train_loss": f"{ev.train_loss:.6f}",
             "valid_loss": f"{ev.valid_loss:.6f}",
             "time": format_time(ev.elapsed_s),

@@ -1,10 +1,11 @@
 """Try a model file on new images: drop them (or pick them) and see the top
 predictions, each with its thumbnail, or the reason an image could not be read.
 
-The model is loaded from its file in a worker, once, then reused. A pickle
-this app did not export on this machine is of unknown origin (a sidecar
-proves nothing: anyone can write one), and unpickling can run code: it is
-loaded only after the user says they trust it.
+The model (any format: .tlsmodel, .pkl, .onnx, .pt) is loaded from its file
+in a worker, once, then reused. A pickle this app did not export on this
+machine is of unknown origin (a sidecar proves nothing: anyone can write
+one), and unpickling can run code: it is loaded only after the user says
+they trust it. The other formats hold no pickle and open without asking.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class ModelTryPanel(QGroupBox):
         self.model_label = QLabel(NO_MODEL)
         self.model_label.setWordWrap(True)
         self.open_button = QPushButton("Open model file…")
-        self.open_button.setToolTip("Use another exported model (.pkl) for the predictions below")
+        self.open_button.setToolTip("Use a model file (.tlsmodel, .pkl, .onnx, .pt) for the predictions below")
         self.open_button.clicked.connect(self._choose_model)
         # Always enabled: a disabled zone would let image drops through to the
         # window, which opens whatever is dropped as a dataset.
@@ -88,7 +89,9 @@ class ModelTryPanel(QGroupBox):
         self.pick_button.setEnabled(has)
 
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model file", "", "fastai model (*.pkl)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a model file", "", "Model files (*.tlsmodel *.pkl *.onnx *.pt);;All files (*)"
+        )
         if path:
             self.open_model_file(Path(path))
 

@@ -31,7 +31,10 @@ class PredictionList(QTreeWidget):
         header = self.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # Wide enough for every top-k value (a scroll bar rather than "…").
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.setColumnWidth(0, 240)
 
     def add_predictions(self, predictions) -> None:
@@ -54,6 +57,7 @@ class PredictionList(QTreeWidget):
             else:
                 item.setText(1, f"{pred.label}  {pred.prob:.1%}")
                 item.setText(2, top_k_text(pred.top_k))
+                item.setToolTip(2, item.text(2))
                 font = item.font(1)
                 font.setBold(True)
                 item.setFont(1, font)

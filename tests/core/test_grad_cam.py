@@ -1,0 +1,54 @@
+"""Grad-CAM on a real trained model: the map covers the object, whatever quadrant it sits in."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tlstudio.core import training
+from tlstudio.core.config import AugmentConfig
+from tlstudio.core.grad_cam import grad_cam
+
+
+@pytest.fixture(scope="module")
+def learn(tiny_spec, tiny_config):
+    # 128 px: mobilenet_v2's body then gives a 4 x 4 map (at the tiny config's 32 px, 1 x 1).
+    config = tiny_config.with_(augment=AugmentConfig(size=128, enabled=False), freeze_epochs=2, epochs=0)
+    result = training.run(tiny_spec, config, None)
+    assert result.status == "completed"
+    return result.learn
+
+
+def _in_corner(path, corner: int, dest):
+    """The 28 px image in one quadrant of a black 56 px square, saved as `dest`."""
+    canvas = Image.new("L", (56, 56))
+    canvas.paste(Image.open(path).convert("L"), ((corner % 2) * 28, (corner // 2) * 28))
+    canvas.save(dest)
+    return dest
+
+
+@pytest.mark.parametrize("corner", [0, 1, 2, 3])
+def test_the_map_lies_on_the_object(learn, tiny_spec, corner, tmp_path):
+    bag = next(p for p, l, s in zip(tiny_spec.items, tiny_spec.labels, tiny_spec.splits) if l == "bag" and s == "valid")
+    was_training = learn.model.training
+    cam = grad_cam(learn, _in_corner(bag, corner, tmp_path / "bag.png"), target=learn.dls.vocab.o2i["bag"])
+    assert cam.heatmap.shape == (128, 128) and cam.heatmap.dtype == np.float32
+    assert cam.heatmap.min() >= 0 and cam.heatmap.max() == pytest.approx(1.0)
+    assert cam.label == "bag" and 0 <= cam.probability <= 1
+    quadrants = [cam.heatmap[r * 64 : (r + 1) * 64, c * 64 : (c + 1) * 64].sum() for r in (0, 1) for c in (0, 1)]
+    # Most of the map lies in the bag's half and far more in its quadrant than in the empty opposite one
+    # (the body's 4 x 4 grid is coarse: its cells straddle the quadrants' borders).
+    row, opposite = corner // 2, 3 - corner
+    assert sum(quadrants[2 * row : 2 * row + 2]) > 2 / 3 * sum(quadrants), quadrants
+    assert quadrants[corner] > 2 * quadrants[opposite], quadrants
+    assert learn.model.training == was_training
+    assert all(not p.requires_grad for p in learn.model[0].parameters() if p.ndim > 1)  # the body stays frozen
+
+
+def test_the_predicted_class_by_default(learn, tiny_spec):
+    sneaker = next(p for p, l in zip(tiny_spec.items, tiny_spec.labels) if l == "sneaker")
+    cam = grad_cam(learn, sneaker)
+    from tlstudio.core.export import _test_items
+
+    probs, _ = learn.get_preds(dl=learn.dls.test_dl(_test_items(learn, [sneaker])))
+    assert cam.target == int(probs[0].argmax()) and cam.probability == pytest.approx(float(probs[0].max()), abs=1e-5)

@@ -1,0 +1,125 @@
+"""`tlstudio export MODEL OUT`: convert a model file to another format, verified.
+
+The source is a `.tlsmodel` or a `.pkl` (this app's, or one passed with
+`--trust`): the formats that hold a fastai learner. The copy is checked in
+a fresh process on the validation images of the dataset the model records
+(or on `--images`). Also home to the `--export` handling `train` shares.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="convert a model file to .tlsmodel, .pkl, .onnx or .pt, verified",
+        description="Write MODEL (.tlsmodel or .pkl) as OUT, in the format OUT's suffix names "
+        "(.tlsmodel, .pkl, .onnx, .pt), then reload OUT in a fresh process and compare predictions.",
+    )
+    parser.add_argument("model", help="the model to convert (.tlsmodel or .pkl)")
+    parser.add_argument("out", help="the file to write (.tlsmodel, .pkl, .onnx or .pt)")
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--images", nargs="+", metavar="IMAGE",
+                        help="images (or folders) to verify on (default: the validation images of the model's dataset)")
+    parser.add_argument("--trust", action="store_true",
+                        help="load a .pkl this app did not export on this machine (a pickle can run code: only files you trust)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from tlstudio.cli import UserError
+    from tlstudio.commands.console import ConsoleReporter, quiet_library_warnings
+    from tlstudio.commands.predict import expand, load_trusted
+    from tlstudio.core.export import export_model
+
+    quiet_library_warnings()
+    reporter = ConsoleReporter()
+    model = load_trusted(args)
+    if model.learn is None:
+        raise UserError(f"{args.model}: convert from a .tlsmodel or .pkl; an .onnx or .pt holds no fastai model")
+    images = expand(args.images) if args.images else _dataset_images(model, reporter)
+    report = export_model(model.learn, args.out, metadata=model.metadata or _minimal_metadata(model),
+                          images=images, overwrite=args.force, reporter=reporter)
+    return _print_report(report, reporter)
+
+
+def _dataset_images(model, reporter) -> list[Path]:
+    """The validation images of the dataset the model was trained on, split as it was."""
+    from tlstudio.cli import UserError
+    from tlstudio.core.dataset import scan
+
+    trained_on = (model.metadata or {}).get("dataset") or {}
+    root = trained_on.get("root")
+    if not root or not Path(root).exists():
+        raise UserError(f"{model.path}: the dataset it was trained on is not here ({root or 'not recorded'}); "
+                        "pass --images to verify the copy on other images")
+    spec = scan(root, valid_pct=trained_on.get("valid_pct") or 0.2, seed=trained_on.get("seed") or 42, reporter=reporter)
+    return [Path(spec.items[i]) for i in spec.indices("valid")]
+
+
+def _minimal_metadata(model) -> dict:
+    """For a fastai .pkl from elsewhere: what its own pipeline says."""
+    from tlstudio.core.model_meta import FORMAT, FORMAT_VERSION, normalization, versions
+
+    from tlstudio.cli import UserError
+
+    resize = next((t for t in model.learn.dls.after_item.fs if type(t).__name__ == "Resize"), None)
+    if resize is None:
+        raise UserError(f"{model.path}: its pipeline has no Resize, so its input size is unknown")
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "classes": model.classes,
+        "architecture": None, "input_size": int(resize.size[0]), "resize_method": str(resize.method),
+        "normalization": normalization(model.learn), "versions": versions(),
+    }
+
+
+def _print_report(report, reporter) -> int:
+    reporter.note(f"{report.path.name}: {report.message}")
+    for f in (report.path, report.sidecar, *report.extra_files):
+        reporter.note(f"  {f}")
+    return 0 if report.verified else 1
+
+
+def export_trained(result, path, *, force: bool, reporter) -> int:
+    """`train --export`: export the run's model; if that fails, keep it as a
+    .tlsmodel in the app's data folder and say where, so the run is not lost."""
+    from datetime import datetime
+
+    from tlstudio.core.errors import UserFacingError
+    from tlstudio.core.export import export_model
+    from tlstudio.core.export_target import models_folder
+
+    # A Ctrl-C that stopped training asked for exactly this export: it must not cancel it too
+    # (a second Ctrl-C still aborts, with the staging folder cleaned up).
+    kwargs = dict(spec=result.spec, config=result.config, metrics=result.final_metrics, reporter=_Uncancelled(reporter))
+    try:
+        report = export_model(result.learn, path, overwrite=force, **kwargs)
+    except (UserFacingError, OSError) as exc:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        keep = models_folder() / f"{Path(result.spec.root).stem}-{result.config.arch}-{stamp}.tlsmodel"
+        reporter.note(f"Export to {path} failed: {exc}")
+        report = export_model(result.learn, keep, **kwargs)
+        reporter.note(f"The trained model was saved instead as {keep} ({report.message}); "
+                      f"convert it with `tlstudio export {keep} FILE`")
+        return 1
+    reporter.note(f"Model (epoch {result.kept_epoch + 1}) {report.message}")  # numbered as the epoch table shows it
+    for f in (report.path, report.sidecar, *report.extra_files):
+        reporter.note(f"  {f}")
+    return 0 if report.verified else 1
+
+
+class _Uncancelled:
+    def __init__(self, reporter):
+        self.emit = reporter.emit
+
+    def cancel_requested(self) -> bool:
+        return False
+
+
+def check_export_target(path, config, *, force: bool) -> None:
+    """Before training: the `--export` target must be writable, with room, and new unless --force."""
+    from tlstudio.core.export_target import check_target, estimated_bytes
+    from tlstudio.core.models import get_arch
+
+    check_target(path, needed_bytes=estimated_bytes(get_arch(config.arch).params), overwrite=force)

@@ -1,0 +1,221 @@
+"""The dataset doctor on the Data page: run it, watch its progress, read its findings by kind.
+
+The job runs on a worker thread (`TaskSlot`); the quick pixel pass's findings
+are drawn as soon as they arrive, the feature pass's replace them when it
+ends. Duplicate sets show their images side by side; clicking one keeps it
+and excludes the others. Every fix is recorded in an edit list
+(`core.dataset_edits.DatasetEdits`), never done to the files.
+"""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from tlstudio.core.dataset_edits import DatasetEdits
+
+from tlstudio.core.doctor import KINDS, TITLES, DoctorConfig, DoctorFindings, run_doctor
+from tlstudio.core.events import Progress
+from tlstudio.qt.widgets.train_progress import format_eta
+from tlstudio.qt.workers import TaskSlot
+
+SHOWN_PER_KIND = 25  # findings listed per kind; the rest are counted
+THUMBS_PER_FINDING = 4
+THUMB_PX = 48
+
+
+class DoctorPanel(QWidget):
+    edits_changed = Signal(object)  # the DatasetEdits, after each fix
+
+    def __init__(self, parent: QWidget | None = None, config: DoctorConfig | None = None):
+        super().__init__(parent)
+        self.config = config or DoctorConfig()
+        self.spec = None
+        self.report = None
+        self.findings: tuple = ()
+        self.edits = DatasetEdits()
+        self.slot = TaskSlot(self)
+        self._task_start: dict[str, tuple[float, int]] = {}
+
+        self.title = QLabel("<b>Dataset doctor</b>: duplicates, leaks, label errors, imbalance and outliers")
+        self.run_button = QPushButton("Check dataset")
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.slot.request_cancel)
+        self.cancel_button.hide()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(280)
+        self.progress.hide()
+        self.status = QLabel()
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.title)
+        header.addStretch(1)
+        header.addWidget(self.status)
+        header.addWidget(self.progress)
+        header.addWidget(self.cancel_button)
+        header.addWidget(self.run_button)
+
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(4)
+        self.tree.setHeaderLabels(["Finding", "Score", "Images", "Fix"])
+        self.tree.setColumnWidth(0, 400)
+        self.tree.setColumnWidth(1, 60)
+        self.tree.setColumnWidth(2, 210)
+        self.tree.setMaximumHeight(300)  # the gallery above keeps most of the page
+        self.tree.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.tree, 1)
+        self.set_spec(None)
+
+    def set_spec(self, spec) -> None:
+        self.slot.cancel()
+        self.spec, self.report, self.findings = spec, None, ()
+        self.edits = DatasetEdits()
+        self.tree.clear()
+        self.tree.hide()
+        self.status.setText("")
+        self._running(False)
+        self.run_button.setEnabled(spec is not None)
+
+    def start(self) -> None:
+        spec, config = self.spec, self.config
+        if spec is None:
+            return
+        self._task_start.clear()
+        self.report = None
+        self.status.setText("Reading pixels…")
+        self._running(True)
+        self.slot.start(lambda reporter: run_doctor(spec, reporter, config), name="doctor",
+                        on_event=self._on_event, on_success=self._on_done, on_failure=self._on_failed)
+
+    def is_running(self) -> bool:
+        return self.slot.is_running()
+
+    def shutdown(self) -> None:
+        self.slot.stop_and_wait()
+
+    def _running(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+        self.run_button.setVisible(not running)
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self._show_progress(event)
+        elif isinstance(event, DoctorFindings):
+            self.show_findings(event.findings)
+            if not event.final:
+                self.status.setText("Pixel pass done; now the features…")
+
+    def _show_progress(self, e: Progress) -> None:
+        now = time.monotonic()
+        start, first = self._task_start.setdefault(e.task, (now, e.done))
+        rate = (e.done - first) / (now - start) if now > start and e.done > first else 0.0
+        eta = format_eta((e.total - e.done) / rate if rate else None)
+        self.progress.setRange(0, max(e.total, 1))
+        self.progress.setValue(e.done)
+        self.status.setText(f"{e.task}: {e.done:,}/{e.total:,}, {eta} left")
+
+    def _on_done(self, report) -> None:
+        self.report = report
+        self._running(False)
+        n = len(report.findings)
+        how = "Cancelled; kept the findings of the pixel pass" if report.status == "cancelled" else "Done"
+        note = f" ({report.notes[-1]})" if report.notes else ""
+        self.status.setText(f"{how}: {n:,} finding{'s' if n != 1 else ''}{note}")
+        self.run_button.setText("Check again")
+
+    def _on_failed(self, message: str) -> None:
+        self._running(False)
+        self.status.setText(f"The check failed: {message}")
+
+    def show_findings(self, findings) -> None:
+        self.findings = tuple(findings)
+        self.tree.clear()
+        for kind in KINDS:
+            of_kind = [f for f in self.findings if f.kind == kind]
+            group = QTreeWidgetItem(self.tree, [f"{TITLES[kind]} ({len(of_kind):,})"])
+            group.setData(0, Qt.ItemDataRole.UserRole, kind)
+            font = group.font(0)
+            font.setBold(True)
+            group.setFont(0, font)
+            for finding in of_kind[:SHOWN_PER_KIND]:
+                self._add_finding(group, finding)
+            if len(of_kind) > SHOWN_PER_KIND:
+                QTreeWidgetItem(group, [f"… and {len(of_kind) - SHOWN_PER_KIND:,} more"])
+            group.setExpanded(bool(of_kind) and kind != "imbalance")
+        self.tree.show()
+
+    def _add_finding(self, group: QTreeWidgetItem, finding) -> None:
+        text = finding.detail
+        if finding.kind in ("outlier", "label_issue"):
+            text += f": {finding.files[0].name}"
+        item = QTreeWidgetItem(group, [text, f"{finding.score:.3f}"])
+        item.setToolTip(0, "\n".join(str(p) for p in finding.files[:20]))
+        if finding.kind == "imbalance":
+            return
+        strip = QWidget()
+        row = QHBoxLayout(strip)
+        row.setContentsMargins(0, 2, 0, 2)
+        row.setSpacing(4)
+        duplicate = finding.kind in ("exact_duplicate", "near_duplicate")
+        for path in finding.files[:THUMBS_PER_FINDING]:
+            thumb = QToolButton()
+            thumb.setIcon(QIcon(QPixmap(str(path)).scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio)))
+            thumb.setIconSize(QSize(THUMB_PX, THUMB_PX))
+            thumb.setAutoRaise(True)
+            thumb.setToolTip(f"{path}\nClick to keep this one and exclude the others" if duplicate else str(path))
+            if duplicate:
+                thumb.clicked.connect(lambda _=False, p=path: self._fix(item, finding, "keep", p))
+            row.addWidget(thumb)
+        row.addStretch(1)
+        self.tree.setItemWidget(item, 2, strip)
+        fixes = []
+        if finding.kind == "label_issue":
+            fixes.append((f"Relabel as '{finding.suggested_label}'", "relabel"))
+        if finding.kind == "leak":
+            fixes.append(("Move to train", "move"))
+        if finding.kind in ("label_issue", "outlier", "conflicting_label"):
+            fixes.append(("Exclude", "exclude"))
+        if fixes:
+            buttons = QWidget()
+            line = QHBoxLayout(buttons)
+            line.setContentsMargins(0, 0, 0, 0)
+            for text, action in fixes:
+                button = QPushButton(text)
+                button.clicked.connect(lambda _=False, a=action: self._fix(item, finding, a))
+                line.addWidget(button)
+            line.addStretch(1)
+            self.tree.setItemWidget(item, 3, buttons)
+
+    def _fix(self, item: QTreeWidgetItem, finding, action: str, keep=None) -> None:
+        """Record one fix in the edit list; the files are never touched."""
+        if action == "keep":
+            self.edits.keep_one(finding.files, keep)
+            done = f"kept {keep.name}, excluded {len(finding.files) - 1}"
+        elif action == "relabel":
+            self.edits.relabel(finding.files[0], finding.suggested_label)
+            done = f"relabelled '{finding.suggested_label}'"
+        elif action == "move":
+            splits = dict(zip(self.spec.items, self.spec.splits)) if self.spec else {}
+            moved = [p for p in finding.files if splits.get(p) != "train"]
+            for p in moved:
+                self.edits.move(p, "train")
+            done = f"moved {len(moved)} to train"
+        else:
+            for p in finding.files:
+                self.edits.exclude(p)
+            done = f"excluded {len(finding.files)}"
+        item.setText(0, f"{item.text(0)} — {done}")
+        for column in (2, 3):
+            widget = self.tree.itemWidget(item, column)
+            if widget is not None:
+                widget.setEnabled(False)
+        self.edits_changed.emit(self.edits)
