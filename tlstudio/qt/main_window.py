@@ -35,6 +35,7 @@ STEP_TIPS = {
     "train": "Train: the head first (body frozen), then the unfrozen layers; live curves, cancel at any point",
     "evaluate": "Confusion matrix, top losses, per-class metrics and ROC curves of the trained model",
     "export": "Save the trained model, verified by reloading it, and try it on new images",
+    "predict": "Run any model file on images or folders: top classes, confidence, CSV, accuracy on labelled data",
 }
 
 SIDEBAR_STYLE = """
