@@ -38,6 +38,8 @@ STEP_TIPS = {
     "predict": "Run any model file on images or folders: top classes, confidence, CSV, accuracy on labelled data",
 }
 
+SIDEBAR_WIDTH = 168  # the longest step name with its padding; every pixel more is taken from the pages
+
 SIDEBAR_STYLE = """
 QListWidget#Sidebar { background: #f1f3f5; border: none; border-right: 1px solid #d8dce0; padding-top: 8px; outline: 0; }
 QListWidget#Sidebar::item { padding: 9px 14px; border-radius: 4px; margin: 1px 6px; color: #2b2f33; }
@@ -63,7 +65,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("TL Studio")
         self.setAcceptDrops(True)
         self.sidebar = QListWidget(objectName="Sidebar")
-        self.sidebar.setFixedWidth(180)
+        self.sidebar.setFixedWidth(SIDEBAR_WIDTH)
         self.sidebar.setStyleSheet(SIDEBAR_STYLE)
         self.stack = QStackedWidget()
         self.pages: dict[str, Page] = {}

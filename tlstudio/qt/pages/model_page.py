@@ -114,6 +114,7 @@ class ModelPage(Page):
         bottom.addLayout(left, 3)
         bottom.addWidget(self.depth_box, 5)  # its table of groups needs the width
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)  # at 1024 px the group table needs every pixel
         layout.addWidget(self.banner)
         layout.addWidget(arch_box)
         layout.addLayout(bottom, 1)
