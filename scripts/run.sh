@@ -12,8 +12,7 @@ if [ "$(uname)" = "Linux" ] && [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z
     .venv/bin/tlstudio train resources/demo --size 64 --epochs 1 --unfreeze 2 --keep-best --export "$out/demo.pkl"
     exec .venv/bin/tlstudio predict "$out/demo.pkl" resources/demo/bag/train_00023.png resources/demo/sneaker/train_00006.png
 fi
-if [ "$(uname)" = "Linux" ] && [ -n "${DISPLAY:-}" ] && command -v ldconfig >/dev/null \
-    && ! ldconfig -p | grep -q "libxcb-cursor.so.0"; then
-    echo "Qt's X11 support needs libxcb-cursor0 (Debian/Ubuntu: sudo apt-get install libxcb-cursor0)." >&2
+if [ "$(uname)" = "Linux" ] && [ -n "${DISPLAY:-}" ]; then
+    bash scripts/check_qt_libs.sh .venv/bin/python || true
 fi
 exec .venv/bin/python main.py resources/demo "$@"

@@ -74,6 +74,9 @@ def _install_startup_probe(window, mode: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tlstudio.library_warnings import quiet_library_warnings
+
+    quiet_library_warnings()
     args, qt_args = _parse(list(sys.argv[1:] if argv is None else argv))
     app = create_application(qt_args)
 

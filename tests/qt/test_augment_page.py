@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fixtures_preview import preview_spec  # noqa: F401  (fixture)
+from PySide6.QtCore import Qt
 
 from tlstudio.core.config import AugmentConfig
 from tlstudio.qt.pages.augment_page import AugmentPage
+from tlstudio.qt.widgets.gallery_model import ITEM_ROLE
 
 PREVIEW_TIMEOUT_MS = 60_000  # the first preview imports fastai in the worker
 
@@ -22,7 +24,7 @@ def page(qtbot, state, preview_spec):
     state.set_dataset(preview_spec)
     page = AugmentPage(state)
     qtbot.addWidget(page)
-    page.resize(1030, 760)  # what the main window leaves beside its sidebar
+    page.resize(844, 656)  # what a 1024 x 700 main window leaves beside its sidebar
     page.show()
     yield page
     from tlstudio.qt.workers import EngineTask
@@ -53,7 +55,7 @@ def test_previews_show_the_demo_dataset_and_a_screenshot(qtbot, page, demo_spec,
     assert [t.caption.text() for t in page.batch.tiles] == p["labels"]
     assert all(not t.image.pixmap().isNull() for t in page.grid.tiles)
     assert "Normalize" in page.pipeline.text() and "Flip" in page.pipeline.text()
-    assert page.minimumSizeHint().width() <= 1030
+    assert page.minimumSizeHint().width() <= 844
     qtbot.waitUntil(lambda: page.status.text() == "" and page.busy.isHidden(), timeout=5_000)
     qtbot.wait(50)  # let the layouts settle before the picture
     page.grab().save(str(artifacts_dir / "augment_page.png"))
@@ -84,24 +86,30 @@ def test_preset_none_gives_nine_equal_images_and_reshuffle_draws_new_ones(qtbot,
     assert not np.array_equal(strong["grid"], again["grid"])
 
 
-def test_choosing_another_image_and_a_size_changes_the_grid(qtbot, page):
+def test_clicking_a_thumbnail_chooses_the_image_and_a_size_changes_the_grid(qtbot, page):
     first = wait_for_previews(qtbot, page)
-    page.image_spin.setValue(first["item_index"] + 9)  # another class
-    other = wait_for_previews(qtbot, page, item_index=first["item_index"] + 9)
+    spec = page.state.dataset
+    picker = page.picker
+    other_class = next(c for c in spec.classes if c != spec.labels[first["item_index"]])
+    picker.class_box.setCurrentText(other_class)  # the picker filters like the Data page's gallery
+    qtbot.waitUntil(lambda: picker.model.rowCount() > 0)
+    index = picker.model.index(0, 0)
+    qtbot.mouseClick(picker.view.viewport(), Qt.MouseButton.LeftButton, pos=picker.view.visualRect(index).center())
+    chosen = index.data(ITEM_ROLE)
+    assert spec.labels[chosen] == other_class and page.item_index == chosen
+    other = wait_for_previews(qtbot, page, item_index=chosen)
     assert not np.array_equal(first["grid"], other["grid"])
-    assert page.image_name.text().startswith(page.state.dataset.items[other["item_index"]].parent.name)
+    assert page.image_name.text().startswith(f"Image: {spec.items[chosen].parent.name}/")
     page.controls.size.setValue(32)
     smaller = wait_for_previews(qtbot, page, augment=page.state.augment)
     assert smaller["grid"].shape == (9, 32, 32, 3)
 
 
 def test_clicking_a_batch_image_shows_its_augmentations(qtbot, page):
-    from PySide6.QtCore import Qt
-
     first = wait_for_previews(qtbot, page)
     item = first["batch_items"][5]
     qtbot.mouseClick(page.batch.tiles[5].image, Qt.MouseButton.LeftButton)
-    assert page.image_spin.value() == item
+    assert page.item_index == item
     chosen = wait_for_previews(qtbot, page, item_index=item)
     assert page.state.dataset.labels[item] == first["labels"][5]
     assert chosen["grid"].shape[0] == 9
@@ -126,3 +134,24 @@ def test_the_pipeline_line_follows_the_architectures_normalization(qtbot, page, 
     assert "mean=[0.485, 0.456, 0.406]" in page.pipeline.text()  # mobilenet_v2: ImageNet's
     page.state.update_train_config(arch="tf_efficientnet_lite0")
     qtbot.waitUntil(lambda: "mean=[0.5, 0.5, 0.5]" in page.pipeline.text(), timeout=PREVIEW_TIMEOUT_MS)
+
+
+def test_every_augmentation_control_and_its_label_has_its_own_tooltip(qtbot):
+    from PySide6.QtWidgets import QFormLayout, QGroupBox
+
+    from tlstudio.qt.widgets.augment_controls import AugmentControls
+
+    controls = AugmentControls()
+    qtbot.addWidget(controls)
+    tips = {}
+    for form in controls.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            for role in (QFormLayout.ItemRole.LabelRole, QFormLayout.ItemRole.FieldRole, QFormLayout.ItemRole.SpanningRole):
+                item = form.itemAt(row, role)
+                if item is not None and item.widget() is not None:
+                    widget = item.widget()
+                    assert widget.toolTip(), f"{type(widget).__name__} {getattr(widget, 'text', lambda: '')()!r} has no tooltip"
+                    if role != QFormLayout.ItemRole.LabelRole:
+                        tips[id(widget)] = widget.toolTip()
+    assert len(tips) == 15 and len(set(tips.values())) == len(tips)  # each control says its own thing
+    assert all(not box.toolTip() for box in controls.findChildren(QGroupBox))  # no shared group text over them

@@ -5,6 +5,7 @@ from PySide6.QtCore import Qt
 
 from fixtures_shell import drop, make_dataset
 from tlstudio.core.dataset import SPLITS
+from tlstudio.qt.widgets.gallery_model import LABEL_ROLE
 
 
 def test_summary_and_chart_show_the_dataset(main_window, demo_spec):
@@ -87,3 +88,62 @@ def test_screenshots_of_the_data_page(main_window, qtbot, demo_dir, artifacts_di
     qtbot.waitUntil(lambda: not page.is_scanning(), timeout=10_000)
     main_window.grab().save(str(artifacts_dir / "data_page_error.png"))
     assert main_window.state.dataset is not None
+
+
+def test_clicking_a_bar_of_the_class_chart_filters_the_gallery(main_window, qtbot, demo_spec):
+    main_window.resize(1024, 700)
+    main_window.show()
+    main_window.state.set_dataset(demo_spec)
+    page = main_window.data_page
+    chart, gallery = page.summary.chart, page.gallery
+    qtbot.waitUntil(lambda: chart.isVisible() and chart.height() > 100)
+    qtbot.wait(50)
+    for name in ("bag", demo_spec.classes[-1], demo_spec.classes[0]):
+        qtbot.mouseClick(chart.viewport(), Qt.MouseButton.LeftButton, pos=chart.row_center(name))
+        assert gallery.class_box.currentText() == name
+        shown = {gallery.model.index(r, 0).data(LABEL_ROLE) for r in range(gallery.model.rowCount())}
+        assert shown == {name}
+        assert gallery.model.rowCount() == demo_spec.class_counts()[name]
+
+
+def test_a_filter_with_no_matches_says_so(main_window, qtbot, demo_spec):
+    main_window.show()
+    main_window.state.set_dataset(demo_spec)
+    gallery = main_window.data_page.gallery
+    assert gallery.views.currentWidget() is gallery.view
+    gallery.show_class("bag")
+    gallery.search.setText("no-such-file")
+    gallery.apply_filter()
+    assert gallery.model.rowCount() == 0
+    assert gallery.views.currentWidget() is gallery.empty_label and gallery.empty_label.isVisible()
+    assert gallery.empty_label.text() == "No images in class bag with “no-such-file” in the file name. Choose “All” or clear the search to see more."
+    gallery.search.clear()
+    gallery.apply_filter()
+    assert gallery.views.currentWidget() is gallery.view
+
+
+def test_the_random_split_share_and_seed_feed_the_config_and_split_again(main_window, qtbot, dataset_factory):
+    root = dataset_factory("class-folders", per_class=10)
+    page = main_window.data_page
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000) as first:
+        main_window.open_dataset(root)
+    spec = first.args[0]
+    assert spec.seed == 42 and spec.split_counts()["valid"] == 3 * 2  # 20 % of 10 per class
+    controls = page.split_controls
+    assert controls.isVisibleTo(page) and controls.valid.value() == 20 and controls.seed.value() == 42
+    assert not controls.apply.isEnabled()  # nothing to apply yet
+    controls.valid.setValue(40)
+    controls.seed.setValue(7)
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000) as second:
+        qtbot.mouseClick(controls.apply, Qt.MouseButton.LeftButton)
+    again = second.args[0]
+    assert main_window.state.train_config.valid_pct == 0.4 and main_window.state.train_config.seed == 7
+    assert again.seed == 7 and again.split_counts()["valid"] == 3 * 4
+    assert again.splits != spec.splits
+    assert (controls.valid.value(), controls.seed.value()) == (40, 7) and not controls.apply.isEnabled()
+
+
+def test_split_folders_hide_the_random_split_controls(main_window, qtbot, dataset_factory):
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
+        main_window.open_dataset(dataset_factory("split-folders"))
+    assert not main_window.data_page.split_controls.isVisibleTo(main_window.data_page)

@@ -150,6 +150,42 @@ def test_roc_curves_for_one_class_or_all(qtbot, page, reference):
             qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(table.model().index(r, 0)).center())
             expected = reference.classes[2:3] if not row.pinned else reference.classes
             assert [c.label for c in page.roc.shown_curves()] == expected
+            assert page.chart_tabs.currentWidget() is page.roc  # the curve is shown, not only chosen
+
+
+def test_roc_classes_get_colours_and_dashes_told_apart():
+    from tlstudio.qt.widgets.roc_plot import curve_pen
+
+    pens = [curve_pen(i) for i in range(40)]
+    looks = {(p.color().name(), p.style()) for p in pens}
+    assert len(looks) == 40  # forty classes, forty different lines
+    assert len({p.color().name() for p in pens[:10]}) == 10
+
+
+def test_captions_say_the_same_in_top_losses_and_the_selected_cell(page, reference):
+    i = j = None
+    for a in range(len(reference.classes)):
+        for b in range(len(reference.classes)):
+            if reference.confusion[a, b]:
+                i, j = a, b
+    page.show_cell(i, j)
+    k = int(reference.items_in_cell(i, j)[0])
+    cell = page.cell_gallery.entries[0].caption
+    p_actual = reference.probs[k, int(reference.y_true[k])]
+    assert cell == f"{reference.classes[i]} → {reference.classes[j]}\nloss {reference.losses[k]:.2f}\np(actual) {p_actual:.2f}"
+    top = page.top_losses.entries[0].caption
+    rec = reference.top_losses(1)[0]
+    assert top == f"{rec.actual} → {rec.predicted}\nloss {rec.loss:.2f}\np(actual) {rec.prob_actual:.2f}"
+    assert "p(" + reference.classes[j] not in cell  # p(actual) in both, never p(<a class name>) in one
+
+
+def test_the_per_class_table_does_not_scroll_at_the_default_size(qtbot, page):
+    page.resize(1200 - 180, 800 - 60)  # what the main window's default size leaves for a page
+    qtbot.wait(50)
+    table = page.metrics_table
+    assert not table.verticalScrollBar().isVisible()
+    assert table.viewport().height() >= table.model().rowCount() * table.rowHeight(0)
+    assert page.roc.width() >= page.width() * 0.4  # the ROC tab has half the page, not a corner
 
 
 def test_save_report_writes_csv_and_pngs(page, reference, tmp_path):

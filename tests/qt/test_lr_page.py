@@ -72,10 +72,28 @@ def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(
     assert set(page.plot.markers) == names
     for s in result.suggestions:
         (pt,) = page.plot.markers[s.name].points()
-        assert pt.pos().x() == pytest.approx(math.log10(s.point_lr))
-        assert pt.pos().y() == pytest.approx(s.point_loss)
+        # Each marker sits at the rate it suggests, on the curve; for fastai's
+        # minimum that is lr_min/10, not the lr_min fastai marks.
+        assert pt.pos().x() == pytest.approx(math.log10(s.lr))
+        on_curve = np.interp(math.log10(s.lr), np.log10(result.lrs), result.smooth_losses)
+        assert pt.pos().y() == pytest.approx(s.point_loss if s.lr == s.point_lr else on_curve)
         assert s.name in page.plot.marker_labels[s.name].toPlainText()
         assert page.suggestion_buttons[s.name].isEnabled()
+        assert page.suggestion_buttons[s.name].toolTip().startswith(s.name)
+    minimum = result.suggestion("minimum")
+    assert minimum.lr == pytest.approx(minimum.point_lr / 10)
+    assert "one tenth" in page.plot.markers["minimum"].opts["tip"](x=0, y=0, data=None)
+    # No two suggestion labels overlap, and none leaves the plot.
+    qtbot.wait(50)
+    view = page.plot.plot.getViewBox().sceneBoundingRect()
+    boxes = {n: label.sceneBoundingRect() for n, label in page.plot.marker_labels.items()}
+    for a in boxes:
+        assert view.contains(boxes[a]), a
+        for b in boxes:
+            assert a == b or not boxes[a].intersects(boxes[b]), (a, b)
+    # Tick labels in one form.
+    axis = page.plot.plot.getAxis("bottom")
+    assert axis.logTickStrings([-4, math.log10(3e-4), -3, 0], 1, 1) == ["1e-4", "3e-4", "1e-3", "1e0"]
     legend = [label.text for _sample, label in page.plot.legend.items]
     assert len(legend) == 5 and all(any(n in text for text in legend) for n in names)
     qtbot.wait(50)  # let the relabelled buttons lay out before the screenshot
@@ -85,6 +103,7 @@ def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(
     valley = result.suggestion("valley").lr
     assert state.train_config.head_lr == pytest.approx(valley)
     assert page.plot.rate() == pytest.approx(valley)
+    assert page.status.text().startswith(f"Chose valley ({valley:.2e})")
 
     # Dragging the line with the mouse sets the head rate to where it is released.
     qtbot.waitUntil(lambda: page.plot.plot_widget.viewport().width() > 100)
@@ -103,6 +122,7 @@ def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(
     assert math.log10(dragged) == pytest.approx(target_x, abs=0.15)  # within a few pixels
     assert page.plot.line.label.toPlainText() == f"chosen {dragged:.2e}"
     assert page.head_edit.text() == f"{dragged:.2e}"
+    assert page.status.text() == f"Chose {dragged:.2e} by hand as the stage 1 head rate."  # not "Chose valley" any more
 
     # The line's own drag signal (as pyqtgraph emits it) does the same.
     page.plot.line.setValue(math.log10(3e-3))
@@ -114,6 +134,7 @@ def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=view_pos(page, math.log10(steep.point_lr), steep.point_loss))
     assert state.train_config.head_lr == pytest.approx(steep.lr)
     assert page.plot.rate() == pytest.approx(steep.lr)
+    assert page.status.text() == f"Chose steep ({steep.lr:.2e}) as the stage 1 head rate."
 
     # A button per suggestion, and a typed value, do too.
     qtbot.mouseClick(page.suggestion_buttons["minimum"], Qt.MouseButton.LeftButton)
@@ -124,6 +145,18 @@ def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(
     qtbot.keyClick(page.head_edit, Qt.Key.Key_Return)
     assert state.train_config.head_lr == pytest.approx(4.5e-4)
     assert page.plot.rate() == pytest.approx(4.5e-4)
+    assert page.status.text() == "Typed 4.50e-04 as the stage 1 head rate."
+    assert page.rate_warning.isHidden()
+
+    # A rate of 5 is taken, with a warning, and the view widens so its line and label show whole.
+    page.head_edit.selectAll()
+    qtbot.keyClicks(page.head_edit, "5")
+    qtbot.keyClick(page.head_edit, Qt.Key.Key_Return)
+    assert state.train_config.head_lr == 5
+    assert page.rate_warning.isVisible() and "5.00e+00 is above 1" in page.rate_warning.text()
+    qtbot.wait(50)
+    assert view.contains(page.plot.line.label.sceneBoundingRect())
+    assert page.plot.plot.viewRange()[0][1] > math.log10(5)
     assert state.train_config.base_lr == TrainConfig().base_lr  # stage 1 never touches stage 2's rate
 
 
@@ -184,13 +217,21 @@ def test_cancel_stops_the_finder_and_keeps_a_partial_curve(qtbot, lr_page, artif
     page.run_finder()
     qtbot.waitUntil(lambda: sum(isinstance(e, LrFindProgress) for e in seen) >= HELD_AT, timeout=FIND_TIMEOUT_MS)
     qtbot.waitUntil(lambda: page.status.text().startswith("Probing") and len(page.plot.curve.getData()[0]) == HELD_AT, timeout=5_000)
+    assert page.status.text().startswith(f"Probing: step {HELD_AT}/{NUM_IT},") and " left" in page.status.text()
+    assert "estimating" not in page.status.text()  # an ETA from the steps so far
+    assert not page.plot.is_empty()
     page.grab().save(str(artifacts_dir / "lr_page_running.png"))  # the live curve while it probes
-    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(page.plot, Qt.Key.Key_Escape)  # Esc cancels, as the Cancel button does
     qtbot.waitUntil(lambda: not page.is_running() and page.run_button.isEnabled(), timeout=FIND_TIMEOUT_MS)
     result = page.results[1]
     assert result.cancelled and len(result.lrs) == HELD_AT  # stopped in the step it was in
     assert "Cancelled" in page.status.text()
     assert len(page.plot.curve.getData()[0]) == HELD_AT
+
+
+def test_the_empty_plot_says_what_to_do(lr_page):
+    assert lr_page.plot.is_empty() and lr_page.plot.empty.isVisible()
+    assert "Run the LR finder" in lr_page.plot.empty.text()
 
 
 def test_the_finder_runs_in_the_process_the_shown_page_readied(qtbot, lr_page):

@@ -237,3 +237,62 @@ def test_closing_during_training_asks_and_no_keeps_the_window(main_window, qtbot
     train.confirm = lambda title, text: True
     assert main_window.close() is True
     assert cancelled == [True] and not main_window.isVisible()
+
+
+def test_help_menu_shows_shortcuts_how_it_trains_and_versions(main_window, qtbot, artifacts_dir):
+    from importlib import metadata
+
+    menus = [a.text().replace("&", "") for a in main_window.menuBar().actions()]
+    assert menus[-1] == "Help"
+    help_menu = main_window.menuBar().actions()[-1].menu()
+    entries = {a.text(): a for a in help_menu.actions()}
+    assert set(entries) == {"Keyboard shortcuts", "How TL Studio trains", "About TL Studio"}
+
+    entries["Keyboard shortcuts"].trigger()
+    shortcuts = main_window.help_dialogs["Keyboard shortcuts"].browser.toPlainText()
+    for keys, what in (("Ctrl+O", "Open dataset folder"), ("Ctrl+1", "Data"), ("Ctrl+7", "Export"), ("Esc", "Cancel training")):
+        assert f"{keys}\n{what}" in shortcuts, (keys, what, shortcuts)  # a table row: the keys, then what they do
+
+    entries["How TL Studio trains"].trigger()
+    how = main_window.help_dialogs["How TL Studio trains"].browser.toPlainText()
+    assert "Stage 1" in how and "discriminative" in how and "Keep best" in how
+
+    entries["About TL Studio"].trigger()
+    about = main_window.help_dialogs["About TL Studio"]
+    text = about.browser.toPlainText()
+    assert "Apache License 2.0" in text
+    assert f"fastai\n{metadata.version('fastai')}\nApache-2.0" in text
+    assert f"torch\n{metadata.version('torch')}\nBSD-3-Clause" in text
+    assert "Qt 6." in text
+    assert not about.isModal()
+    about.grab().save(str(artifacts_dir / "help_about.png"))
+
+
+def test_file_dialogs_open_in_home_then_where_the_user_last_was(main_window, qtbot, monkeypatch, tmp_path, dataset_factory):
+    from PySide6.QtWidgets import QFileDialog
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    dataset = dataset_factory("class-folders")
+    asked = []
+
+    def choose(_parent, _title, start, *_rest):
+        asked.append(start)
+        return str(dataset)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _p, _t, start, *_r: (asked.append(start), ("", ""))[1])
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
+        main_window.open_folder_action.trigger()
+    assert asked == [str(home)]  # first time: the user's home, not the app's folder
+    main_window.data_page.open_file_dialog()
+    assert asked[1] == str(dataset.parent)  # then beside the dataset last opened
+    with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
+        main_window.data_page.open_folder_dialog()
+    assert asked[2] == str(dataset.parent)
+
+
+def test_every_sidebar_step_says_what_it_is_for(main_window):
+    tips = [main_window.sidebar.item(row).toolTip() for row in range(main_window.sidebar.count())]
+    assert all(tips) and len(set(tips)) == len(tips)

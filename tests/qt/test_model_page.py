@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import pytest
 from fixtures_preview import preview_spec  # noqa: F401  (fixture)
+from layout_check import clipped
 from PySide6.QtCore import QSettings
 
 from tlstudio.core.models import ARCHS, depth_to_freeze_to, discriminative_lrs
 from tlstudio.qt.pages.model_page import SPEED_KEY, ModelPage
+from tlstudio.qt.widgets.arch_table import INPUT, WEIGHTS
 from tlstudio.qt.widgets.depth_control import FROZEN_RATE
-from tlstudio.qt.widgets.arch_table import WEIGHTS
 
 GROUPS_TIMEOUT_MS = 60_000  # the first read imports fastai in the worker
 
@@ -78,6 +79,13 @@ def test_demo_dataset_screenshot_shows_groups_and_learning_rates(qtbot, state, d
         page.grab().save(str(artifacts_dir / "model_page.png"))
     finally:
         close(qtbot, page)
+
+
+def test_the_input_column_shows_the_size_training_uses(page):
+    assert page.table.cell("mobilenet_v2", INPUT) == f"{page.state.augment.size} px"
+    page.state.set_augment(page.state.augment.with_(size=96))
+    assert {page.table.cell(name, INPUT) for name in ARCHS} == {"96 px"}
+    assert "pretrained at 224 px" in page.table.item(page.table.row_of("resnet50"), INPUT).toolTip()
 
 
 def test_weights_status_offline_and_missing(page):
@@ -169,6 +177,12 @@ def test_download_offline_fails_fast_with_a_clear_message(qtbot, page):
     qtbot.waitUntil(lambda: not page.weights.progress.isVisibleTo(page), timeout=5_000)
     assert not page.weights.slot.is_running() and page.weights.download.isEnabled()
     assert page.table.cell("resnet18", WEIGHTS) == "not on this machine"
+    # The whole message shows, at the size a 1024 x 700 window gives the page.
+    page.resize(844, 656)
+    qtbot.wait(50)
+    assert clipped(page) == []
+    label = page.weights.banner.label
+    assert label.height() >= label.heightForWidth(label.width())
 
 
 def test_import_checks_the_file_then_makes_the_weights_available(qtbot, page, tmp_path):
@@ -196,6 +210,10 @@ def test_measured_speed_is_shown_and_remembered(qtbot, page, state):
     page.measure_button.click()
     qtbot.waitUntil(lambda: page.measure_button.isEnabled(), timeout=60_000)
     assert page.table.cell("mobilenet_v2", 5).endswith("img/s")
+    # What was measured, said next to it: inference, the batch and the size, and how training differs.
+    text = page.speed_status.text()
+    assert text.startswith("mobilenet_v2: ") and "images/s inference on cpu (batch 16, 64 px)" in text
+    assert "Train page shows its images/s" in text and page.speed_status.isVisible()
     assert QSettings().value(SPEED_KEY.format(arch="mobilenet_v2"))
     again = ModelPage(state)
     qtbot.addWidget(again)

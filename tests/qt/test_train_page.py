@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from tlstudio.core.events import BatchEnd, EpochEnd, Message, StageStart
 from tlstudio.qt.app_state import AppState
-from tlstudio.qt.pages.train_page import PLOT_TICKS, REDRAW_MS, TrainPage, train_task
+from tlstudio.qt.pages.train_page import LR_PLOT_MIN_HEIGHT, PLOT_TICKS, REDRAW_MS, TrainPage, train_task
 
 RUN_TIMEOUT_MS = 180_000  # generous: a loaded 2-core machine can be 10x slower
 
@@ -111,6 +111,10 @@ def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_
     assert f"kept epoch {kept_row['epoch']} (stage {kept_row['stage']} epoch 1," in result.message
     assert page.progress.bar.value() == page.progress.bar.maximum()
     assert page.start_button.isEnabled() and not page.cancel_button.isEnabled()
+    # Every epoch's row shows without scrolling, and the LR plot has room for its shape.
+    assert not page.table.verticalScrollBar().isVisible()
+    assert page.table.viewport().height() >= page.table.rowCount() * page.table.rowHeight(0)
+    assert page.curves.lr_widget.height() >= LR_PLOT_MIN_HEIGHT
     page.grab().save(str(artifacts_dir / "train_page_finished.png"))
 
 
@@ -145,6 +149,8 @@ def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path,
     result.learn.export(tmp_path / "model.pkl")
     assert (tmp_path / "model.pkl").stat().st_size > 0
     assert page.start_button.isEnabled() and not page.cancel_button.isEnabled()
+    # A cancelled run's bar stays where the run stopped, not at 100 %.
+    assert 0 < page.progress.bar.value() < page.progress.bar.maximum()
     if stage == 2:
         assert page.table.rowCount() == 1
         assert page.table.item(0, 0).font().bold()  # the kept epoch is marked
@@ -198,6 +204,26 @@ def test_run_options_edited_here_reach_the_config(qtbot, train_page):
     assert state.train_config.early_stopping_patience is None
     state.update_train_config(base_lr=1e-3, lr_mult=10.0, unfreeze_depth=2)
     assert page.summary.labels["stage2"].text() == "unfreeze last 2 layer groups, 1 epoch, slice(1.00e-04, 1.00e-03)"
+    page.summary.bs.setValue(12)  # the batch size is edited here too
+    assert state.train_config.bs == 12
+    state.update_train_config(bs=4)
+    assert page.summary.bs.value() == 4
+
+
+def test_an_architecture_without_weights_here_is_stopped_before_it_starts(qtbot, train_page):
+    page, state = train_page, train_page.state
+    assert page.start_button.isEnabled() and page.weights_banner.isHidden()
+    state.update_train_config(arch="resnet50", pretrained=True)  # its weights are not on this machine
+    assert not page.start_button.isEnabled()
+    assert page.weights_banner.level == "warning" and "resnet50 weights are not on this machine" in page.weights_banner.text()
+    assert "Import a weights file on the Model page" in page.weights_banner.text()
+    page.start()  # as a shortcut or a stray call would: nothing starts, nothing downloads
+    assert not page.is_training() and page.gates == []
+    with qtbot.waitSignal(state.navigate_requested) as went:
+        qtbot.mouseClick(page.weights_button, Qt.MouseButton.LeftButton)
+    assert went.args == ["model"]
+    state.update_train_config(pretrained=False)  # from scratch needs no weights
+    assert page.start_button.isEnabled() and page.weights_banner.isHidden() and page.weights_button.isHidden()
 
 
 def test_progress_line_counts_both_stages_and_estimates_the_time_left(qtbot):

@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from contextlib import contextmanager
 
 from tlstudio.core.events import (
@@ -30,16 +29,10 @@ from tlstudio.core.events import (
     dropped_text,
 )
 from tlstudio.core.printable import printable
+from tlstudio.library_warnings import quiet_library_warnings  # noqa: F401  (the commands import it from here)
 
 BAR_WIDTH = 24
 REDRAW_S = 0.1
-
-
-def quiet_library_warnings() -> None:
-    """Library deprecation notes say nothing a CLI user can act on."""
-    # fastai 2.8's layers.py calls torch.jit.script at import, which torch >= 2.10 deprecates.
-    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=r"load_learner` uses Python's insecure pickle", category=UserWarning)
 
 
 def format_duration(seconds: float) -> str:

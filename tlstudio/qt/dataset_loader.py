@@ -14,10 +14,10 @@ from tlstudio.core.events import Progress
 from tlstudio.qt.workers import TaskSlot
 
 
-def _scan(path: Path, reporter):
+def _scan(path: Path, reporter, **options):
     from tlstudio.core.dataset import scan  # the engine may pull in PIL and friends: load it in the worker
 
-    return scan(path, reporter=reporter)
+    return scan(path, reporter=reporter, **options)
 
 
 class DatasetLoader(QObject):
@@ -36,14 +36,15 @@ class DatasetLoader(QObject):
         self.path: Path | None = None
         self._cancel_requested = False
 
-    def load(self, path: str | Path) -> None:
+    def load(self, path: str | Path, **options) -> None:
+        """Scan `path`; `options` go to `core.dataset.scan` (valid_pct, seed)."""
         path = Path(path).expanduser()
         self.path = path
         self._cancel_requested = False
         scan_fn = self._scan_fn
         self.started.emit(str(path))
         self._slot.start(
-            lambda reporter: scan_fn(path, reporter),
+            lambda reporter: scan_fn(path, reporter, **options),
             name="scan-dataset",
             on_event=self._on_event,
             on_success=self._on_success,

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QMainWi
 from tlstudio.core.printable import printable
 from tlstudio.qt import settings
 from tlstudio.qt.app_state import AppState
+from tlstudio.qt.help_menu import add_help_menu
 from tlstudio.qt.pages.base import Page, PageHost
 from tlstudio.qt.workers import EngineTask
 
@@ -25,6 +26,20 @@ PAGES = (
     ("export", "7  Export", "export_page", "ExportPage"),
     ("predict", "8  Predict", "predict_page", "PredictPage"),
 )
+
+# What each step is for, as the sidebar's tooltips.
+STEP_TIPS = {
+    "data": "Open a dataset and look at it: classes, splits, every image and every skipped file",
+    "augment": "Choose the image size and the random augmentations, previewed through fastai's own pipeline",
+    "model": "Choose the architecture, its pretrained weights and how deep stage 2 unfreezes",
+    "lr": "Run the learning-rate finder and choose the rates for both stages",
+    "train": "Train: the head first (body frozen), then the unfrozen layers; live curves, cancel at any point",
+    "evaluate": "Confusion matrix, top losses, per-class metrics and ROC curves of the trained model",
+    "export": "Save the trained model, verified by reloading it, and try it on new images",
+    "predict": "Run any model file on images or folders: top classes, confidence, CSV, accuracy on labelled data",
+}
+
+SIDEBAR_WIDTH = 168  # the longest step name with its padding; every pixel more is taken from the pages
 
 SIDEBAR_STYLE = """
 QListWidget#Sidebar { background: #f1f3f5; border: none; border-right: 1px solid #d8dce0; padding-top: 8px; outline: 0; }
@@ -51,7 +66,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("TL Studio")
         self.setAcceptDrops(True)
         self.sidebar = QListWidget(objectName="Sidebar")
-        self.sidebar.setFixedWidth(180)
+        self.sidebar.setFixedWidth(SIDEBAR_WIDTH)
         self.sidebar.setStyleSheet(SIDEBAR_STYLE)
         self.stack = QStackedWidget()
         self.pages: dict[str, Page] = {}
@@ -64,6 +79,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(host)
             item = QListWidgetItem(title)
             item.setData(Qt.ItemDataRole.UserRole, key)
+            item.setToolTip(STEP_TIPS.get(key, ""))
             self.sidebar.addItem(item)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
@@ -108,6 +124,7 @@ class MainWindow(QMainWindow):
         for number, (key, title, *_rest) in enumerate(PAGES, start=1):
             action = self._action(go_menu, title.split(maxsplit=1)[1], lambda _=False, k=key: self.show_page(k), f"Ctrl+{number}")
             self.step_actions.append(action)
+        add_help_menu(self)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)

@@ -1,4 +1,4 @@
-"""What the app remembers between runs: window geometry and recent datasets (QSettings).
+"""What the app remembers between runs: window geometry, recent datasets and the folders file dialogs last used (QSettings).
 
 `TLSTUDIO_SETTINGS_DIR` points the settings at a folder of their own (tests use
 it so no test ever reads or writes the user's real settings).
@@ -54,3 +54,18 @@ def window_geometry() -> tuple[QByteArray | None, QByteArray | None]:
     geometry = s.value("window/geometry")
     state = s.value("window/state")
     return (geometry if isinstance(geometry, QByteArray) else None, state if isinstance(state, QByteArray) else None)
+
+
+def dialog_folder(kind: str) -> str:
+    """Where a file dialog of this `kind` ("dataset", "weights", "report") opens:
+    the folder last used for it, else the user's home (never the app's own folder)."""
+    folder = settings().value(f"dialogs/{kind}")
+    if folder and Path(str(folder)).is_dir():
+        return str(folder)
+    return str(Path.home())
+
+
+def remember_dialog_folder(kind: str, chosen: str | Path) -> None:
+    """`chosen` is the file or folder picked; the next dialog of this kind opens where it lies."""
+    path = Path(chosen)
+    settings().setValue(f"dialogs/{kind}", str(path if path.is_dir() else path.parent))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -17,19 +17,21 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QVBoxLayout,
 )
 
 from tlstudio.core.events import Progress
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.widgets.augment_controls import AugmentControls
+from tlstudio.qt.widgets.gallery_model import ITEM_ROLE
+from tlstudio.qt.widgets.gallery_view import Gallery
 from tlstudio.qt.widgets.image_grid import ImageGrid
 from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.workers import TaskSlot
 
 DEBOUNCE_MS = 120  # plus ~150 ms of pipeline work on small images: ~300 ms per update
 BATCH_SIZE = 16
+PICKER_HEIGHT = 190  # the filter bar and two rows of thumbnails
 
 
 def compute_previews(spec, augment, item_index: int, seed: int, reporter, arch: str | None = None) -> dict:
@@ -78,53 +80,60 @@ class AugmentPage(Page):
         scroll.setFixedWidth(300)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        self.image_spin = QSpinBox(minimum=0)
-        self.image_spin.setToolTip("Which dataset image the 3x3 grid augments (or click one in the batch)")
-        self.image_spin.valueChanged.connect(self._image_chosen)
+        self.item_index = 0  # the dataset image the 3x3 grid augments
+        self._full_name = ""
         self.image_name = QLabel()
         self.image_name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long file name is elided to the space there is (whole in the tooltip); it never widens the page.
+        self.image_name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.reshuffle = QPushButton("Reshuffle")
         self.reshuffle.setToolTip("Draw new random augmentations and a new batch")
         self.reshuffle.clicked.connect(self.reshuffle_previews)
-        self.busy = QProgressBar(maximum=0, textVisible=False)
-        self.busy.setFixedWidth(80)
-        self.busy.hide()
-        self.status = QLabel(alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.status.setStyleSheet("color: #555;")
-        for label in (self.image_name, self.status):  # long file names must not widen the page
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Image"))
-        bar.addWidget(self.image_spin)
-        bar.addWidget(self.image_name, 3)
-        bar.addWidget(self.status, 2)
-        bar.addWidget(self.busy)
+        bar.addWidget(self.image_name, 1)
         bar.addWidget(self.reshuffle)
 
-        self.grid = ImageGrid(3, 3, tile=104)
+        self.grid = ImageGrid(3, 3, tile=104, min_tile=64)
         grid_box = QGroupBox("One image, nine draws")
-        QVBoxLayout(grid_box).addWidget(self.grid, 0, Qt.AlignmentFlag.AlignCenter)
-        self.batch = ImageGrid(4, 4, tile=76, captions=True)
+        grid_box.setToolTip("The chosen image through the training pipeline nine times, each with new random draws")
+        QVBoxLayout(grid_box).addWidget(self.grid)
+        self.batch = ImageGrid(4, 4, tile=96, captions=True, min_tile=48)
         self.batch.setToolTip("Click an image to see its augmentations on the left")
         self.batch.tile_clicked.connect(self._batch_tile_clicked)
         batch_box = QGroupBox("A training batch, as the model sees it")
-        QVBoxLayout(batch_box).addWidget(self.batch, 0, Qt.AlignmentFlag.AlignCenter)
+        QVBoxLayout(batch_box).addWidget(self.batch)
         grids = QHBoxLayout()
-        grids.addWidget(grid_box, 0, Qt.AlignmentFlag.AlignTop)
-        grids.addWidget(batch_box, 0, Qt.AlignmentFlag.AlignTop)
-        grids.addStretch(1)
+        grids.addWidget(grid_box, 3)
+        grids.addWidget(batch_box, 4)
 
+        self.busy = QProgressBar(maximum=0, textVisible=False)
+        self.busy.setFixedWidth(80)
+        self.busy.hide()
+        self.status = QLabel()
+        self.status.setStyleSheet("color: #555;")
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.busy)
+        status_row.addWidget(self.status, 1)
         self.pipeline = QLabel(wordWrap=True)
         self.pipeline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pipeline.setStyleSheet("color: #555;")
         self.banner = MessageBanner()
 
+        self.picker = Gallery(thumb_size=QSize(56, 56))
+        self.picker.setFixedHeight(PICKER_HEIGHT)
+        self.picker.count_label.hide()  # the Data page counts; here the bar must fit beside the controls
+        self.picker.view.setToolTip("Click an image to see nine augmented versions of it above")
+        self.picker.view.clicked.connect(self._picker_clicked)
+        picker_box = QGroupBox("Choose the image to augment")
+        QVBoxLayout(picker_box).addWidget(self.picker)
+
         right = QVBoxLayout()
         right.addLayout(bar)
         right.addWidget(self.banner)
-        right.addLayout(grids)
+        right.addLayout(grids, 1)
+        right.addLayout(status_row)
         right.addWidget(self.pipeline)
-        right.addStretch(1)
+        right.addWidget(picker_box)
         layout = QHBoxLayout(self)
         layout.addWidget(scroll)
         layout.addLayout(right, 1)
@@ -140,6 +149,7 @@ class AugmentPage(Page):
     def shutdown(self) -> None:
         self.timer.stop()
         self.slot.cancel()
+        self.picker.shutdown()
 
     # -- reacting to changes ------------------------------------------------
 
@@ -162,11 +172,8 @@ class AugmentPage(Page):
         self.previews = None
         self.grid.clear()
         self.batch.clear()
-        n = len(spec.items) if spec is not None else 0
-        self.image_spin.blockSignals(True)
-        self.image_spin.setMaximum(max(0, n - 1))
-        self.image_spin.setValue(self._first_training_image(spec))
-        self.image_spin.blockSignals(False)
+        self.picker.set_spec(spec)
+        self.item_index = self._first_training_image(spec)
         self._show_image_name()
         self.schedule_previews()
 
@@ -178,20 +185,37 @@ class AugmentPage(Page):
 
     def _batch_tile_clicked(self, tile: int) -> None:
         if self.previews is not None and tile < len(self.previews["batch_items"]):
-            self.image_spin.setValue(self.previews["batch_items"][tile])
+            self.choose_image(self.previews["batch_items"][tile])
 
-    def _image_chosen(self, _index: int) -> None:
-        self._show_image_name()
-        self.schedule_previews()
+    def _picker_clicked(self, index) -> None:
+        if index.isValid():
+            self.choose_image(index.data(ITEM_ROLE))
+
+    def choose_image(self, item: int) -> None:
+        """Augment dataset image `item` (an index into the spec's items) in the 3x3 grid."""
+        if item != self.item_index:
+            self.item_index = item
+            self._show_image_name()
+            self.schedule_previews()
 
     def _show_image_name(self) -> None:
         spec = self.state.dataset
         if spec is None or not spec.items:
             self.image_name.setText("")
             return
-        i = self.image_spin.value()
+        i = self.item_index
         path = spec.items[i]
-        self.image_name.setText(f"{path.parent.name}/{path.name}  ·  {spec.labels[i]}  ·  {spec.splits[i]}")
+        self._full_name = f"Image: {path.parent.name}/{path.name}  ·  {spec.labels[i]}  ·  {spec.splits[i]}"
+        self.image_name.setToolTip(str(path))
+        self._elide_image_name()
+
+    def _elide_image_name(self) -> None:
+        metrics = self.image_name.fontMetrics()
+        self.image_name.setText(metrics.elidedText(self._full_name, Qt.TextElideMode.ElideMiddle, self.image_name.width()))
+
+    def resizeEvent(self, event):  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._elide_image_name()
 
     def reshuffle_previews(self) -> None:
         self.seed += 1
@@ -215,7 +239,7 @@ class AugmentPage(Page):
         if spec is None:
             return
         self._dirty = False
-        args = (spec, self.state.augment, self.image_spin.value(), self.seed)
+        args = (spec, self.state.augment, self.item_index, self.seed)
         arch = self.state.train_config.arch
         self.slot.start(
             lambda reporter: compute_previews(*args, reporter, arch),

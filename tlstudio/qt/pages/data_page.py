@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from tlstudio.qt import settings
 from tlstudio.qt.dataset_loader import DatasetLoader
 from tlstudio.qt.pages.base import Page
 from tlstudio.qt.resources import DEMO_DATASET, app_icon
@@ -19,6 +20,7 @@ from tlstudio.qt.widgets.gallery_view import Gallery
 from tlstudio.qt.widgets.image_viewer import ImageViewerDialog
 from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.widgets.skipped_table import SkippedFilesDialog
+from tlstudio.qt.widgets.split_controls import SplitControls
 
 EXPECTED = (
     "TL Studio expects a folder with one subfolder of images per class, a folder with train/ and valid/ "
@@ -40,6 +42,7 @@ class DataPage(Page):
         self.loader.failed.connect(self._scan_failed)
         self.loader.cancelled.connect(self._scan_cancelled)
         self.viewer: ImageViewerDialog | None = None
+        self._opened: Path | None = None  # what the open dataset was opened from
         self.skipped_dialog: SkippedFilesDialog | None = None
 
         self.banner = MessageBanner()
@@ -58,10 +61,18 @@ class DataPage(Page):
 
         self.summary = DatasetSummary()
         self.summary.show_skipped_requested.connect(self.show_skipped)
+        self.split_controls = SplitControls()
+        self.split_controls.resplit_requested.connect(self.resplit)
         self.gallery = Gallery()
         self.gallery.image_activated.connect(self.open_viewer)
+        self.summary.chart.class_clicked.connect(self.gallery.show_class)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.summary, 1)
+        left_layout.addWidget(self.split_controls)
         self.content = QSplitter(Qt.Orientation.Horizontal)
-        self.content.addWidget(self.summary)
+        self.content.addWidget(left)
         self.content.addWidget(self.gallery)
         self.content.setStretchFactor(0, 0)
         self.content.setStretchFactor(1, 1)
@@ -121,19 +132,32 @@ class DataPage(Page):
 
     # --- opening -------------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
-        self.loader.load(path)
+        """Scan `path`; data without split folders is split with the config's valid_pct and seed."""
+        config = self.state.train_config
+        self.loader.load(path, valid_pct=config.valid_pct, seed=42 if config.seed is None else config.seed)
+
+    def resplit(self, valid_pct: float, seed: int) -> None:
+        """Split the open dataset again: the new values go to the config, then it is scanned again."""
+        if self.state.dataset is None or self._opened is None:
+            return
+        self.state.update_train_config(valid_pct=valid_pct, seed=seed)
+        self.open_path(self._opened)
 
     def open_demo(self) -> None:
         self.open_path(DEMO_DATASET)
 
     def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open dataset folder")
+        folder = QFileDialog.getExistingDirectory(self, "Open dataset folder", settings.dialog_folder("dataset"))
         if folder:
+            settings.remember_dialog_folder("dataset", Path(folder).parent)  # next time: beside this dataset
             self.open_path(folder)
 
     def open_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open dataset file", "", "Datasets (*.zip *.csv);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open dataset file", settings.dialog_folder("dataset"), "Datasets (*.zip *.csv);;All files (*)"
+        )
         if path:
+            settings.remember_dialog_folder("dataset", path)
             self.open_path(path)
 
     def is_scanning(self) -> bool:
@@ -156,6 +180,7 @@ class DataPage(Page):
     def _scan_loaded(self, spec) -> None:
         self.scan_row.hide()
         path = str(self.loader.path)
+        self._opened = self.loader.path
         self.state.set_dataset(spec)
         if spec.skipped:
             self.banner.show_message(f"{len(spec.skipped):,} files were skipped; see “Show skipped files…”.", "warning")
@@ -178,6 +203,9 @@ class DataPage(Page):
     def show_dataset(self, spec) -> None:
         self.summary.set_spec(spec)
         self.gallery.set_spec(spec)
+        self.split_controls.setVisible(spec is not None and spec.seed is not None)
+        if spec is not None and spec.seed is not None:
+            self.split_controls.set_split(self.state.train_config.valid_pct, spec.seed)  # what open_path scanned with
         self.stack.setCurrentIndex(0 if spec is None else 1)
         self.doctor.set_spec(spec)
         self.doctor.setVisible(spec is not None)

@@ -40,10 +40,11 @@ from tlstudio.qt.widgets.confusion_matrix_view import ConfusionMatrixView
 from tlstudio.qt.widgets.image_results_gallery import ImageResultsGallery
 from tlstudio.qt.widgets.metrics_table import MetricsTable
 from tlstudio.qt.widgets.roc_plot import RocPlot
-from tlstudio.qt.settings import settings
+from tlstudio.qt.settings import dialog_folder, remember_dialog_folder
 from tlstudio.qt.workers import TaskSlot
 
 SPLIT_NAMES = {"valid": "Validation", "test": "Test"}
+METRICS_ROWS_SHOWN = 12  # classes the per-class table shows without scrolling (plus the two averages)
 PAIR_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -117,7 +118,18 @@ class EvaluatePage(Page):
         matrix_header.addWidget(QLabel("Click a cell to see its images."))
         matrix_header.addStretch(1)
         matrix_header.addWidget(self.normalize_box)
-        matrix_box = _group("Confusion matrix", self.matrix, header=matrix_header)
+        matrix_page = QWidget()
+        matrix_layout = QVBoxLayout(matrix_page)
+        matrix_layout.setContentsMargins(4, 4, 4, 4)
+        matrix_layout.addLayout(matrix_header)
+        matrix_layout.addWidget(self.matrix, 1)
+
+        self.roc = RocPlot()
+        # The ROC curves share the big left area with the matrix: each gets half the page when shown.
+        self.chart_tabs = QTabWidget()
+        self.chart_tabs.addTab(matrix_page, "Confusion matrix")
+        self.chart_tabs.addTab(self.roc, "ROC curves")
+        self.chart_tabs.setTabToolTip(1, "One-vs-rest ROC curve per class; click a class in the metrics table to see its own")
 
         self.confused_list = QListWidget()
         self.confused_list.itemClicked.connect(self._on_pair_clicked)
@@ -125,11 +137,8 @@ class EvaluatePage(Page):
         confused_box = _group("Most confused (actual → predicted)", self.confused_list)
 
         self.metrics_table = MetricsTable()
-        self.roc = RocPlot()
         self.metrics_table.clicked.connect(self._on_metrics_row_clicked)
-        self.metrics_tabs = QTabWidget()
-        self.metrics_tabs.addTab(self.metrics_table, "Per-class metrics")
-        self.metrics_tabs.addTab(self.roc, "ROC curves")
+        self.metrics_box = _group("Per-class metrics", self.metrics_table)
 
         self.top_n = QSpinBox(minimum=1, maximum=500, value=12)
         self.top_n.setToolTip("How many of the highest-loss images to show")
@@ -158,21 +167,23 @@ class EvaluatePage(Page):
         self.image_tabs.addTab(cell_page, "Selected cell")
 
         left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(matrix_box)
+        left.addWidget(self.chart_tabs)
         left.addWidget(confused_box)
         left.setStretchFactor(0, 4)
         left.setStretchFactor(1, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.metrics_tabs)
-        right.addWidget(self.image_tabs)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
-        right.setSizes([350, 450])
+        left.setChildrenCollapsible(False)
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.addWidget(self.metrics_box)
+        self.right.addWidget(self.image_tabs)
+        self.right.setStretchFactor(0, 0)
+        self.right.setStretchFactor(1, 1)
+        self.right.setChildrenCollapsible(False)
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)
-        body.addWidget(right)
+        body.addWidget(self.right)
         body.setStretchFactor(0, 1)
         body.setStretchFactor(1, 1)
+        body.setSizes([380, 470])  # the right column's metrics table needs its five columns' width
 
         self.error_label = QLabel(wordWrap=True)
         self.error_label.setStyleSheet("color: #c0392b;")
@@ -288,6 +299,7 @@ class EvaluatePage(Page):
         self.interpretation = interp
         self.matrix.set_matrix(list(interp.classes), interp.confusion)
         self.metrics_table.set_rows(metrics_rows(interp))
+        self._fit_metrics_table()
         self.roc.set_curves(interp.roc, interp.macro_auc)
         self.top_n.setMaximum(max(len(interp.paths), 1))
         self._show_top_losses()
@@ -333,13 +345,20 @@ class EvaluatePage(Page):
     def _on_metrics_row_clicked(self, index) -> None:
         row = self.metrics_table.displayed_rows()[index.row()]
         self.roc.show_class(None if row.pinned else row.name)
+        self.chart_tabs.setCurrentWidget(self.roc)
+
+    def _fit_metrics_table(self) -> None:
+        """Tall enough for every row (up to METRICS_ROWS_SHOWN classes), so the table does not scroll."""
+        table = self.metrics_table
+        rows = min(table.model().rowCount(), METRICS_ROWS_SHOWN + 2)
+        height = table.horizontalHeader().sizeHint().height() + rows * table.verticalHeader().defaultSectionSize()
+        table.setMinimumHeight(height + 2 * table.frameWidth() + 2)
 
     # -- report ------------------------------------------------------------------------
     def _choose_report_folder(self) -> None:
-        store = settings()
-        folder = QFileDialog.getExistingDirectory(self, "Save evaluation report into", str(store.value("evaluate/report_folder", "")))
+        folder = QFileDialog.getExistingDirectory(self, "Save evaluation report into", dialog_folder("report"))
         if folder:
-            store.setValue("evaluate/report_folder", folder)
+            remember_dialog_folder("report", folder)
             self.save_report(Path(folder))
 
     def save_report(self, folder: Path) -> list[Path]:

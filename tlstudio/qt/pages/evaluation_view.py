@@ -9,18 +9,27 @@ from tlstudio.qt.widgets.image_results_gallery import GalleryEntry
 from tlstudio.qt.widgets.metrics_table import MetricsRow
 
 
+def caption(actual: str, predicted: str, loss: float, p_actual: float) -> str:
+    """One caption for every image the page lists: what it is and what the
+    model said, its loss, and the probability the model gave its actual class."""
+    return f"{actual} → {predicted}\nloss {loss:.2f}\np(actual) {p_actual:.2f}"
+
+
+def _tooltip(path, actual: str, predicted: str, p_actual: float, p_pred: float, loss: float) -> str:
+    return f"{path}\nActual: {actual} (p={p_actual:.3f})\nPredicted: {predicted} (p={p_pred:.3f})\nLoss: {loss:.3f}"
+
+
 def _entry(interp, index: int) -> GalleryEntry:
     actual = interp.classes[int(interp.y_true[index])]
     predicted = interp.classes[int(interp.y_pred[index])]
     p_pred = float(interp.probs[index, int(interp.y_pred[index])])
     p_actual = float(interp.probs[index, int(interp.y_true[index])])
+    loss = float(interp.losses[index])
     path = Path(interp.paths[index])
-    caption = f"{actual} → {predicted}\np({predicted}) {p_pred:.2f}"
-    tooltip = (
-        f"{path}\nActual: {actual} (p={p_actual:.3f})\nPredicted: {predicted} (p={p_pred:.3f})\n"
-        f"Loss: {float(interp.losses[index]):.3f}"
+    return GalleryEntry(
+        path, caption(actual, predicted, loss, p_actual), _tooltip(path, actual, predicted, p_actual, p_pred, loss),
+        warn=actual != predicted,
     )
-    return GalleryEntry(path, caption, tooltip, warn=actual != predicted)
 
 
 def cell_entries(interp, i: int, j: int) -> list[GalleryEntry]:
@@ -29,15 +38,14 @@ def cell_entries(interp, i: int, j: int) -> list[GalleryEntry]:
 
 
 def top_loss_entries(interp, k: int) -> list[GalleryEntry]:
-    entries = []
-    for rec in interp.top_losses(k):
-        caption = f"{rec.actual} → {rec.predicted}\nloss {rec.loss:.2f}\np(actual) {rec.prob_actual:.2f}"
-        tooltip = (
-            f"{rec.path}\nActual: {rec.actual} (p={rec.prob_actual:.3f})\n"
-            f"Predicted: {rec.predicted} (p={rec.prob_predicted:.3f})\nLoss: {rec.loss:.3f}"
+    return [
+        GalleryEntry(
+            Path(rec.path), caption(rec.actual, rec.predicted, rec.loss, rec.prob_actual),
+            _tooltip(rec.path, rec.actual, rec.predicted, rec.prob_actual, rec.prob_predicted, rec.loss),
+            warn=rec.actual != rec.predicted,
         )
-        entries.append(GalleryEntry(Path(rec.path), caption, tooltip, warn=rec.actual != rec.predicted))
-    return entries
+        for rec in interp.top_losses(k)
+    ]
 
 
 def metrics_rows(interp) -> list[MetricsRow]:

@@ -10,10 +10,11 @@ runs in a training process (`core.training_process`), not in the window's.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFormLayout,
@@ -32,10 +33,21 @@ from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.workers import TaskSlot
 from tlstudio.qt.widgets.lr_edit import LrEdit
-from tlstudio.qt.widgets.lr_plot import SUGGESTION_COLOURS, LrPlot, format_lr
+from tlstudio.qt.widgets.lr_plot import SUGGESTION_COLOURS, SUGGESTION_TIPS, LrPlot, format_lr
+from tlstudio.qt.widgets.train_progress import format_eta
 
 REDRAW_MS = 100
 DEFAULT_SUGGESTION = "valley"  # fastai's default suggestion
+HIGH_LR = 1.0  # above this, training all but always diverges
+
+
+def rate_warning(lr: float, result) -> str:
+    """Why a chosen rate looks wrong, or ""."""
+    if lr > HIGH_LR:
+        return f"⚠ {format_lr(lr)} is above {HIGH_LR:g}: training at this rate almost always diverges."
+    if result is not None and len(result.lrs) and not (min(result.lrs) <= lr <= max(result.lrs)):
+        return f"⚠ {format_lr(lr)} is outside the range the finder probed ({format_lr(min(result.lrs))} to {format_lr(max(result.lrs))})."
+    return ""
 
 
 def lr_find_task(spec, config, stage, trained, options, reporter, wrap=None):
@@ -75,6 +87,8 @@ class LrPage(UsesTrainingProcess, Page):
         self.options: dict = {}  # extra keyword arguments for find_lr (e.g. num_it)
         self.results: dict[int, object] = {}
         self._live: tuple[list, list] = ([], [])
+        self._probe_started: float | None = None  # when the first step arrived, for the ETA
+        self._live_total = 0
 
         intro = QLabel(
             "The finder trains briefly while raising the learning rate and plots the loss. "
@@ -95,10 +109,14 @@ class LrPage(UsesTrainingProcess, Page):
         self.stage_group.addButton(self.stage2_radio, 2)
         self.stage_group.idToggled.connect(lambda _id, on: on and self._show_stage())
         self.run_button = QPushButton("Run LR finder")
+        self.run_button.setToolTip("Train briefly on a few batches while raising the rate from 1e-7 to 10; the weights are restored afterwards")
         self.run_button.clicked.connect(self.run_finder)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton("Cancel (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
+        self.cancel_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cancel_shortcut.setWhatsThis("Cancel the LR finder (Learning rate page)")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -126,22 +144,27 @@ class LrPage(UsesTrainingProcess, Page):
             button = QPushButton(name)
             button.setEnabled(False)
             button.setIcon(colour_icon(colour))
+            button.setToolTip(SUGGESTION_TIPS[name])
             button.clicked.connect(lambda _c=False, n=name: self.plot.choose_suggestion(n))
             self.suggestion_buttons[name] = button
             suggestion_row.addWidget(button)
         suggestion_row.addStretch(1)
 
         self.head_edit = LrEdit()
-        self.head_edit.rate_edited.connect(lambda lr: self._set_config_rate(1, lr))
+        self.head_edit.rate_edited.connect(lambda lr: self._typed(1, lr))
         self.base_edit = LrEdit()
-        self.base_edit.rate_edited.connect(lambda lr: self._set_config_rate(2, lr))
+        self.base_edit.rate_edited.connect(lambda lr: self._typed(2, lr))
         self.slice_label = QLabel()
         self.slice_label.setWordWrap(True)
+        self.rate_warning = QLabel(wordWrap=True)
+        self.rate_warning.setStyleSheet("color: #8a5a00;")
+        self.rate_warning.hide()
         chosen_box = QGroupBox("Chosen rates (used by the Train page)")
         chosen = QFormLayout(chosen_box)
         chosen.addRow("Stage 1 head rate:", self.head_edit)
         chosen.addRow("Stage 2 top rate:", self.base_edit)
         chosen.addRow("", self.slice_label)
+        chosen.addRow(self.rate_warning)
 
         top = QHBoxLayout()
         top.addWidget(stage_box, 3)
@@ -220,6 +243,7 @@ class LrPage(UsesTrainingProcess, Page):
         self.results.pop(stage, None)
         self.plot.clear()
         self._live = ([], [])
+        self._probe_started = None
         self.progress.setRange(0, options.get("num_it", 100))
         self.progress.setValue(0)
         self.status.setText("Preparing data and model…")
@@ -253,6 +277,9 @@ class LrPage(UsesTrainingProcess, Page):
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, LrFindProgress):
+            if self._probe_started is None:
+                self._probe_started = time.monotonic() - 1e-9
+            self._live_total = ev.total
             self._live[0].append(ev.lr)
             self._live[1].append(ev.loss)
             self.progress.setRange(0, ev.total)
@@ -265,7 +292,14 @@ class LrPage(UsesTrainingProcess, Page):
     def _draw_live(self) -> None:
         lrs, losses = self._live
         if lrs:
-            self.status.setText(f"Probing: lr {format_lr(lrs[-1])}, loss {losses[-1]:.3f}")
+            done = len(lrs)
+            eta = None
+            if done > 1 and self._probe_started is not None:
+                eta = (time.monotonic() - self._probe_started) / (done - 1) * max(self._live_total - done, 0)
+            self.status.setText(
+                f"Probing: step {done}/{self._live_total}, lr {format_lr(lrs[-1])}, loss {losses[-1]:.3f}, "
+                f"about {format_eta(eta)} left (it stops early once the loss diverges)"
+            )
             self.plot.show_progress(lrs, losses)
 
     def _ended(self, text: str) -> None:
@@ -289,7 +323,7 @@ class LrPage(UsesTrainingProcess, Page):
         names = {s.name for s in result.suggestions}
         if DEFAULT_SUGGESTION in names:
             self.plot.choose_suggestion(DEFAULT_SUGGESTION)
-            notes.append(f"Chose {DEFAULT_SUGGESTION} (fastai's default); drag the line or click another suggestion.")
+            notes.append(f"{self.status_text_for(self.plot.rate())} (fastai's default); drag the line or click another suggestion.")
         else:
             self.plot.set_rate(self._config_rate(result.stage))
         for name, reason in getattr(result, "skipped", ()):
@@ -301,6 +335,21 @@ class LrPage(UsesTrainingProcess, Page):
     def choose_rate(self, lr: float) -> None:
         """The plot's choice (line dragged, marker or button clicked) for the shown stage."""
         self._set_config_rate(self.stage(), lr)
+        if not self._slot.is_running():
+            self.status.setText(self.status_text_for(lr) + ".")
+
+    def status_text_for(self, lr: float) -> str:
+        """'Chose slide (1.20e-03)' for a suggestion's rate, 'Chose 3.00e-03 by hand' otherwise."""
+        rate_name = "head rate" if self.stage() == 1 else "top rate"
+        for name, rate in self.plot.suggestion_rates().items():
+            if abs(rate - lr) <= 1e-9 * rate:
+                return f"Chose {name} ({format_lr(lr)}) as the stage {self.stage()} {rate_name}"
+        return f"Chose {format_lr(lr)} by hand as the stage {self.stage()} {rate_name}"
+
+    def _typed(self, stage: int, lr: float) -> None:
+        self._set_config_rate(stage, lr)
+        if not self._slot.is_running():
+            self.status.setText(f"Typed {format_lr(lr)} as the stage {stage} {'head' if stage == 1 else 'top'} rate.")
 
     def _config_rate(self, stage: int) -> float:
         c = self.state.train_config
@@ -318,6 +367,10 @@ class LrPage(UsesTrainingProcess, Page):
         self.slice_label.setText(f"stage 2 trains with slice({format_lr(c.base_lr / c.lr_mult)}, {format_lr(c.base_lr)})")
         if not self._line_is_dragging():
             self.plot.set_rate(self._config_rate(self.stage()))
+        warnings = [rate_warning(c.stage1_lr, self.results.get(1)), rate_warning(c.base_lr, self.results.get(2))]
+        text = "\n".join(w for w in warnings if w)
+        self.rate_warning.setText(text)
+        self.rate_warning.setVisible(bool(text))
         self._update_stage2_text()
 
     def _line_is_dragging(self) -> bool:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from tlstudio.core.events import Progress
 from tlstudio.core.model_choice import recommend_arch, recommend_depth
 from tlstudio.core.models import ARCHS
+from tlstudio.core.speed import SPEED_BATCH, SPEED_SIZE
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.widgets.arch_table import ArchTable
 from tlstudio.qt.widgets.depth_control import DepthControl
@@ -47,6 +48,13 @@ def measure(spec, augment, arch: str, reporter) -> tuple[str, float, str]:
     return arch, measure_speed(preview_loaders(spec, augment), arch, device=device, reporter=reporter), device.type
 
 
+def speed_text(arch: str, images_per_s: float, device: str) -> str:
+    return (
+        f"{arch}: {images_per_s:,.0f} images/s inference on {device} (batch {SPEED_BATCH}, {SPEED_SIZE} px); "
+        "training also runs the backward pass, so it is slower: the Train page shows its images/s"
+    )
+
+
 class ModelPage(Page):
     key = "model"
     title = "Model"
@@ -65,21 +73,25 @@ class ModelPage(Page):
         self.table = ArchTable()
         self.table.arch_selected.connect(self._arch_selected)
         self.measure_button = QPushButton("Measure speed")
-        self.measure_button.setToolTip("Time a forward pass of the selected architecture on this machine")
+        self.measure_button.setToolTip(
+            f"Time the selected architecture's inference (forward pass, batch {SPEED_BATCH} at {SPEED_SIZE} px) on this machine"
+        )
         self.measure_button.clicked.connect(self.measure_speed)
-        self.speed_status = QLabel()
+        self.speed_status = QLabel(wordWrap=True)
         self.speed_status.setStyleSheet("color: #555;")
+        self.speed_status.hide()
         self.recommendation = QLabel(wordWrap=True)
         table_row = QHBoxLayout()
         table_row.addWidget(self.recommendation, 1)
-        table_row.addWidget(self.speed_status)
         table_row.addWidget(self.measure_button)
         arch_box = QGroupBox("Architecture")
         arch_layout = QVBoxLayout(arch_box)
         arch_layout.addWidget(self.table)
         arch_layout.addLayout(table_row)
+        arch_layout.addWidget(self.speed_status)
 
-        self.weights = WeightsPanel()
+        self.banner = MessageBanner()
+        self.weights = WeightsPanel(banner=self.banner)  # its messages full width, at the top: never squeezed
         self.weights.pretrained_toggled.connect(lambda on: state.update_train_config(pretrained=on))
         self.weights.weights_changed.connect(self._weights_changed)
         weights_box = QGroupBox("Pretrained weights")
@@ -94,15 +106,15 @@ class ModelPage(Page):
         self.depth_box = QGroupBox("Unfreeze depth (stage 2)")
         QVBoxLayout(self.depth_box).addWidget(self.depth)
 
-        self.banner = MessageBanner()
         left = QVBoxLayout()
         left.addWidget(weights_box)
         left.addWidget(self.stages)
         left.addStretch(1)
         bottom = QHBoxLayout()
-        bottom.addLayout(left, 2)
-        bottom.addWidget(self.depth_box, 3)
+        bottom.addLayout(left, 3)
+        bottom.addWidget(self.depth_box, 5)  # its table of groups needs the width
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)  # at 1024 px the group table needs every pixel
         layout.addWidget(self.banner)
         layout.addWidget(arch_box)
         layout.addLayout(bottom, 1)
@@ -126,6 +138,7 @@ class ModelPage(Page):
 
     def _config_changed(self, config) -> None:
         self.table.select_arch(config.arch)
+        self.table.set_input_size(config.augment.size)
         self.weights.set_arch(config.arch, config.pretrained)
         self.stages.set_config(config)
         self.depth.set_lrs(config.base_lr, config.lr_mult)
@@ -225,6 +238,7 @@ class ModelPage(Page):
         augment = self.state.augment
         self.measure_button.setEnabled(False)
         self.speed_status.setText(f"Measuring {arch}…")
+        self.speed_status.show()
         self.speed_slot.start(
             lambda reporter: measure(spec, augment, arch, reporter),
             name="model-speed",
@@ -241,11 +255,11 @@ class ModelPage(Page):
         arch, images_per_s, device = result
         QSettings().setValue(SPEED_KEY.format(arch=arch), f"{images_per_s!r} {device}")
         self.table.set_speed(arch, images_per_s, device)
-        self.speed_status.setText(f"{arch}: {images_per_s:,.0f} images/s on {device}")
+        self.speed_status.setText(speed_text(arch, images_per_s, device))
         self.measure_button.setEnabled(True)
 
     def _speed_failed(self, message: str) -> None:
-        self.speed_status.setText("")
+        self.speed_status.hide()
         self.measure_button.setEnabled(True)
         self.banner.show_message(f"Could not measure the speed: {message}")
 

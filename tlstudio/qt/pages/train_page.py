@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
 
 from tlstudio.core import training_process  # no torch here: the child process loads it
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
+from tlstudio.core.models import ARCHS
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.workers import TaskSlot
 from tlstudio.qt.widgets.config_summary import ConfigSummary
 from tlstudio.qt.widgets.epoch_table import EpochTable
+from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.widgets.train_progress import TrainProgress
 from tlstudio.qt.widgets.training_curves import TrainingCurves
 
@@ -40,6 +42,19 @@ REDRAW_MS = 100  # the progress line: 10 updates a second
 # in turn. A repaint costs ~10 ms of the GUI process's CPU, and on 2 cores
 # every bit of that comes out of training (docs/benchmarks.md, "GUI training").
 PLOT_TICKS = 3
+TABLE_ROWS_SHOWN = 8  # the epoch table fits up to this many epochs without scrolling
+LR_PLOT_MIN_HEIGHT = 90  # room for the schedule's shape and its axis labels
+
+
+def missing_weights(config) -> str:
+    """Why a run would need to download weights first, or "" when it can start offline."""
+    if not config.pretrained or config.weights_file is not None or ARCHS[config.arch].weights_status():
+        return ""
+    return (
+        f"The pretrained {config.arch} weights are not on this machine, so training would stop at a download. "
+        "Import a weights file on the Model page, choose an architecture whose weights are here, "
+        "or turn off pretrained weights there."
+    )
 
 
 def train_task(spec, config, reporter, target=None):
@@ -75,11 +90,15 @@ class TrainPage(UsesTrainingProcess, Page):
         self._next_plot = 0  # index in TrainingCurves.PARTS of the plot to repaint next
 
         self.summary = ConfigSummary()
-        self.summary.options_changed.connect(self._options_changed)
+        self.summary.options_changed.connect(lambda changes: state.update_train_config(**changes))
         settings_box = QGroupBox("Next run")
         QVBoxLayout(settings_box).addWidget(self.summary)
 
         self.start_button = QPushButton("Start training")
+        self.start_button.setToolTip(
+            "Train with the settings shown: stage 1 (head only), then stage 2 (unfrozen); "
+            "the curves and the epoch table fill in live, Esc cancels"
+        )
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel (Esc)")
@@ -87,7 +106,12 @@ class TrainPage(UsesTrainingProcess, Page):
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
         self.cancel_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cancel_shortcut.setWhatsThis("Cancel training (Train page)")
         self.progress = TrainProgress()
+        self.weights_banner = MessageBanner()
+        self.weights_button = QPushButton("Import weights on the Model page…")
+        self.weights_button.clicked.connect(lambda: state.navigate("model"))
+        self.weights_button.hide()
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -102,35 +126,38 @@ class TrainPage(UsesTrainingProcess, Page):
         run_box = QGroupBox("Run")
         run_layout = QVBoxLayout(run_box)
         run_layout.addLayout(buttons)
+        run_layout.addWidget(self.weights_banner)
+        run_layout.addWidget(self.weights_button)
         run_layout.addWidget(self.progress)
         run_layout.addWidget(self.result_label)
         run_layout.addStretch(1)
 
         top = QHBoxLayout()
-        top.addWidget(settings_box, 3)
-        top.addWidget(run_box, 2)
+        top.addWidget(settings_box, 2)  # its lines stay single at 1024 px: a wrapped form row gets clipped
+        top.addWidget(run_box, 1)
 
         self.curves = TrainingCurves()
+        self.curves.lr_widget.setMinimumHeight(LR_PLOT_MIN_HEIGHT)
         self.table = EpochTable()
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.curves)
-        split.addWidget(self.table)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([420, 150])
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(self.curves)
+        self.split.addWidget(self.table)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 0)
+        self.split.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.split, 1)
 
         self._slot = TaskSlot(self)
         self._slot.running_changed.connect(self._running_changed)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.flush)
-        state.train_config_changed.connect(self.summary.set_config)
+        state.train_config_changed.connect(self._config_changed)
         state.dataset_changed.connect(self._dataset_changed)
-        self.summary.set_config(state.train_config)
+        self._config_changed(state.train_config)
 
     # -- Page contract -----------------------------------------------------------
     def missing(self):
@@ -164,6 +191,8 @@ class TrainPage(UsesTrainingProcess, Page):
         if self.is_training() or self.state.dataset is None:
             return
         spec, config = self.state.dataset, self.state.train_config
+        if self._show_missing_weights(config):
+            return
         self.result = None
         self.fit_end = None
         self.batches_seen = self.epochs_seen = 0
@@ -193,7 +222,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self.flush()
 
     def _running_changed(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and not missing_weights(self.state.train_config))
         self.cancel_button.setEnabled(running)
         self.summary.set_editable(not running)
         if not running:
@@ -242,10 +271,10 @@ class TrainPage(UsesTrainingProcess, Page):
         self._next_plot = (parts.index(part) + 1) % len(parts)
 
     # -- end of run ------------------------------------------------------------
-    def _end(self, text: str, progress_text: str = "") -> None:
+    def _end(self, text: str, progress_text: str = "", completed: bool = False) -> None:
         self._timer.stop()
         self.flush()  # the timer is stopped: everything is drawn
-        self.progress.finish(progress_text or text)
+        self.progress.finish(progress_text or text, completed)
         self.result_label.setText(text)
 
     def _succeeded(self, result) -> None:
@@ -261,6 +290,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self._end(
             result.message,
             f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f} s.",
+            completed=result.status == "completed",
         )
         self.state.status_message.emit(result.message)
 
@@ -270,8 +300,30 @@ class TrainPage(UsesTrainingProcess, Page):
     def _cancelled(self) -> None:
         self._end("Cancelled before a model was built; nothing was kept.")
 
-    def _options_changed(self, keep_best: bool, patience) -> None:
-        self.state.update_train_config(keep_best=keep_best, early_stopping_patience=patience)
+    # -- layout and checks that follow the config ----------------------------------
+    def _config_changed(self, config) -> None:
+        self.summary.set_config(config)
+        self._fit_table(config.freeze_epochs + config.epochs)
+        if not self.is_training():
+            self._show_missing_weights(config)
+
+    def _show_missing_weights(self, config) -> bool:
+        """Say, before any run starts, when it would need a download; True when it would."""
+        why = missing_weights(config)
+        if why:
+            self.weights_banner.show_message(why, "warning")
+        else:
+            self.weights_banner.hide()
+        self.weights_button.setVisible(bool(why))
+        self.start_button.setEnabled(not why and not self.is_training())
+        return bool(why)
+
+    def _fit_table(self, epochs: int) -> None:
+        """The epoch table tall enough for the planned epochs (up to TABLE_ROWS_SHOWN); the curves get the rest."""
+        rows = min(max(epochs, 1), TABLE_ROWS_SHOWN)
+        header = self.table.horizontalHeader().sizeHint().height()
+        height = header + rows * self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth() + 2
+        self.table.setFixedHeight(height)
 
     def _dataset_changed(self, _spec) -> None:
         if not self.is_training():

@@ -6,19 +6,24 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from tlstudio.core.models import ARCHS
+from tlstudio.core.speed import SPEED_BATCH, SPEED_SIZE
 
 COLUMNS = ("Architecture", "Params", "Input", "Layer groups", "Pretrained weights", "Speed")
 NAME, PARAMS, INPUT, GROUPS, WEIGHTS, SPEED = range(len(COLUMNS))
 RECOMMENDED = "  ★ recommended"
+ROW_HEIGHT = 22
 AVAILABLE = QColor("#1b6e2a")
 MISSING = QColor("#8a5a00")
 
 
-def weights_text(status: str | None) -> str:
-    """"available offline (where)" when the weights are on this machine, else "not on this machine"."""
+def weights_text(status: str | None, short: bool = False) -> str:
+    """"available offline (where)" when the weights are on this machine, else "not on this machine".
+    `short`: a package is named only as "Python package"."""
     if not status:
         return "not on this machine"
     where = status.removeprefix("offline (").removesuffix(")") if status.startswith("offline (") else status
+    if short and where.startswith("package "):
+        where = "Python package"
     return f"available offline ({where})"
 
 
@@ -30,14 +35,18 @@ class ArchTable(QTableWidget):
         self.names = list(ARCHS)
         self.recommended: str | None = None
         self.setHorizontalHeaderLabels(COLUMNS)
-        self.horizontalHeaderItem(SPEED).setToolTip("Images per second of a forward pass at 64 px, measured here")
+        self.horizontalHeaderItem(SPEED).setToolTip(
+            f"Inference speed: images per second of a forward pass (batch {SPEED_BATCH}, {SPEED_SIZE} px), measured on this machine. "
+            "Training is slower: it also runs the backward pass; the Train page shows its own images/s"
+        )
+        self.horizontalHeaderItem(INPUT).setToolTip("The image size training uses, set on the Augment page")
         self.verticalHeader().hide()
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
-        self.verticalHeader().setDefaultSectionSize(24)
+        self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         for row, name in enumerate(self.names):
             info = ARCHS[name]
             cells = (name, f"{info.params_m:.1f} M", f"{info.input_size} px", str(info.n_groups), "", "not measured")
@@ -53,7 +62,7 @@ class ArchTable(QTableWidget):
         header.setSectionResizeMode(WEIGHTS, QHeaderView.ResizeMode.Stretch)
         self.itemSelectionChanged.connect(self._selection_changed)
         # Every architecture visible at once: no scrolling to compare them.
-        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + 24 * len(self.names) + 2 * self.frameWidth())
+        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + ROW_HEIGHT * len(self.names) + 2 * self.frameWidth())
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def row_of(self, name: str) -> int:
@@ -74,13 +83,22 @@ class ArchTable(QTableWidget):
         for arch in [name] if name else self.names:
             status = ARCHS[arch].weights_status()
             item = self.item(self.row_of(arch), WEIGHTS)
-            item.setText(weights_text(status))
+            # The table says where in short; the cell's tooltip (and the weights panel) names the package.
+            item.setText(weights_text(status, short=True))
+            item.setToolTip(weights_text(status))
             item.setForeground(QBrush(AVAILABLE if status else MISSING))
+
+    def set_input_size(self, size: int) -> None:
+        """The Input column shows the size training will use (the Augment page's), not the pretraining size."""
+        for row, name in enumerate(self.names):
+            item = self.item(row, INPUT)
+            item.setText(f"{size} px")
+            item.setToolTip(f"Training resizes every image to {size} px (Augment page); {name} was pretrained at {ARCHS[name].input_size} px")
 
     def set_speed(self, name: str, images_per_s: float, device: str) -> None:
         item = self.item(self.row_of(name), SPEED)
         item.setText(f"{images_per_s:,.0f} img/s")
-        item.setToolTip(f"Forward pass at 64 px on {device}, measured on this machine")
+        item.setToolTip(f"Inference (forward pass), batch {SPEED_BATCH} at {SPEED_SIZE} px on {device}, measured on this machine")
 
     def set_recommended(self, name: str, reason: str) -> None:
         self.recommended = name

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QLabel,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -23,14 +24,19 @@ from tlstudio.core.config import AUGMENT_PRESETS, AugmentConfig
 CUSTOM = "custom"
 # field -> (label, minimum, maximum, step, decimals, suffix, tooltip)
 FLOAT_FIELDS = {
-    "max_rotate": ("Max rotate", 0.0, 90.0, 5.0, 0, "°", "Rotation drawn uniformly in ±max degrees"),
-    "min_zoom": ("Min zoom", 0.5, 1.0, 0.05, 2, "×", "Below 1 zooms out (padding by reflection)"),
-    "max_zoom": ("Max zoom", 1.0, 3.0, 0.05, 2, "×", "Zoom drawn between min and max zoom"),
-    "max_warp": ("Max warp", 0.0, 0.6, 0.05, 2, "", "Perspective warp strength"),
-    "p_affine": ("p(affine)", 0.0, 1.0, 0.05, 2, "", "Probability of each rotate/zoom/warp"),
-    "max_lighting": ("Max lighting", 0.0, 0.9, 0.05, 2, "", "Brightness and contrast change"),
-    "p_lighting": ("p(lighting)", 0.0, 1.0, 0.05, 2, "", "Probability of a brightness/contrast change"),
-    "min_scale": ("Min scale", 0.1, 1.0, 0.05, 2, "", "Below 1: random resized crop keeping at least this area"),
+    "max_rotate": ("Max rotate", 0.0, 90.0, 5.0, 0, "°", "Each training image is rotated by an angle drawn uniformly in ±this many degrees"),
+    "min_zoom": ("Min zoom", 0.5, 1.0, 0.05, 2, "×", "Below 1 also zooms out, filling the border by reflection"),
+    "max_zoom": ("Max zoom", 1.0, 3.0, 0.05, 2, "×", "Each training image is zoomed by a factor drawn between min and max zoom"),
+    "max_warp": ("Max warp", 0.0, 0.6, 0.05, 2, "", "Strength of a random perspective warp, as if seen from a slightly different angle"),
+    "p_affine": ("p(affine)", 0.0, 1.0, 0.05, 2, "", "Probability that rotate, zoom and warp are applied to an image at all"),
+    "max_lighting": ("Max lighting", 0.0, 0.9, 0.05, 2, "", "Largest random change of brightness and contrast (0.2: up to 20 %)"),
+    "p_lighting": ("p(lighting)", 0.0, 1.0, 0.05, 2, "", "Probability that an image gets a brightness/contrast change"),
+    "min_scale": ("Min scale", 0.1, 1.0, 0.05, 2, "", "Below 1: a random crop keeping at least this share of the image's area, resized back"),
+}
+CHECK_TIPS = {
+    "enabled": "Off: training images are only resized, like validation images",
+    "do_flip": "Mirror training images left to right at random (half of them)",
+    "flip_vert": "Also flip top to bottom and turn by 90°: for images with no up, such as micrographs or aerial photos",
 }
 RESIZE_METHODS = {"crop": "Crop", "pad": "Pad (reflection)", "squish": "Squish"}
 # "imagenet" normalises with the statistics the chosen architecture's weights
@@ -53,7 +59,9 @@ class AugmentControls(QWidget):
         self.preset.setToolTip("Fill every control from a preset; editing a control makes it custom")
         self.preset.currentTextChanged.connect(self._preset_chosen)
         top = QFormLayout()
-        top.addRow("Preset", self.preset)
+        preset_label = QLabel("Preset")
+        preset_label.setToolTip(self.preset.toolTip())
+        top.addRow(preset_label, self.preset)
         layout.addLayout(top)
 
         resize = QGroupBox("Item resize (per image)")
@@ -64,16 +72,20 @@ class AugmentControls(QWidget):
         self.method.setToolTip("Crop: a random square on training images, the centre on validation ones")
         for key, text in RESIZE_METHODS.items():
             self.method.addItem(text, key)
-        form.addRow("Size", self.size)
-        form.addRow("Method", self.method)
+        for text, widget in (("Size", self.size), ("Method", self.method)):
+            row_label = QLabel(text)
+            row_label.setToolTip(widget.toolTip())
+            form.addRow(row_label, widget)
         layout.addWidget(resize)
 
+        # No tooltip on the group: each control and its label has its own.
         aug = QGroupBox("aug_transforms (training batches)")
-        aug.setToolTip("fastai's aug_transforms: applied to training batches, never to validation")
         form = QFormLayout(aug)
         self.enabled = QCheckBox("Augment training batches")
         self.do_flip = QCheckBox("Horizontal flip")
         self.flip_vert = QCheckBox("Vertical flip and 90° turns")
+        for name in CHECK_TIPS:
+            getattr(self, name).setToolTip(CHECK_TIPS[name])
         form.addRow(self.enabled)
         form.addRow(self.do_flip)
         form.addRow(self.flip_vert)
@@ -83,7 +95,10 @@ class AugmentControls(QWidget):
             spin.setToolTip(tip)
             spin.setKeyboardTracking(False)
             self.spins[name] = spin
-            form.addRow(label, spin)
+            row_label = QLabel(label)
+            row_label.setToolTip(tip)
+            row_label.setBuddy(spin)
+            form.addRow(row_label, spin)
         layout.addWidget(aug)
         self._aug_group = aug
 
@@ -92,8 +107,10 @@ class AugmentControls(QWidget):
         self.normalize = QComboBox()
         for key, text in NORMALIZATION.items():
             self.normalize.addItem(text, key)
-        self.normalize.setToolTip("Pretrained ImageNet weights expect ImageNet statistics")
-        form.addRow("Normalize", self.normalize)
+        self.normalize.setToolTip("Pretrained weights expect images normalised with the statistics they were trained on")
+        row_label = QLabel("Normalize")
+        row_label.setToolTip(self.normalize.toolTip())
+        form.addRow(row_label, self.normalize)
         layout.addWidget(norm)
         layout.addStretch(1)
 

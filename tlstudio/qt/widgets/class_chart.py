@@ -1,9 +1,12 @@
-"""Images per class as horizontal bars stacked by split, class names on the axis."""
+"""Images per class as horizontal bars stacked by split, class names on the axis.
+
+Clicking a class's bar (or its name) emits `class_clicked(name)`."""
 from __future__ import annotations
 
 from collections import Counter
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
 
 from tlstudio.core.dataset import SPLITS
 from tlstudio.core.printable import printable
@@ -12,6 +15,8 @@ SPLIT_COLORS = {"train": (52, 120, 198), "valid": (236, 146, 50), "test": (88, 1
 
 
 class ClassChart(pg.PlotWidget):
+    class_clicked = Signal(str)
+
     def __init__(self, parent=None):
         super().__init__(parent, background="w")
         self.setMenuEnabled(False)
@@ -25,6 +30,32 @@ class ClassChart(pg.PlotWidget):
             self.getAxis(axis).setPen(pg.mkPen(150, 150, 150))
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.classes: list[str] = []
+        self.setToolTip("Click a bar to show only that class in the gallery")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    def class_at(self, scene_pos) -> str | None:
+        """The class whose row holds `scene_pos` (bar or name), or None."""
+        if not self.classes:
+            return None
+        y = self.plot_item.vb.mapSceneToView(scene_pos).y()
+        row = round(y)
+        if abs(y - row) > 0.45 or not 0 <= row < len(self.classes):
+            return None
+        return self.classes[len(self.classes) - 1 - row]  # the first class is drawn at the top
+
+    def row_center(self, name: str):
+        """Where the middle of `name`'s bar is, in this widget's coordinates (for tests)."""
+        row = len(self.classes) - 1 - self.classes.index(name)
+        width = self.totals()[name]
+        scene = self.plot_item.vb.mapViewToScene(pg.Point(width / 2, row))
+        return self.mapFromScene(scene)
+
+    def _clicked(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            name = self.class_at(event.scenePos())
+            if name is not None:
+                self.class_clicked.emit(name)
 
     def set_spec(self, spec) -> None:
         for item in self.bars.values():

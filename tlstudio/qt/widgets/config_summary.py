@@ -53,9 +53,10 @@ def describe_stage2(c: TrainConfig) -> str:
 
 
 class ConfigSummary(QWidget):
-    """Emits `options_changed(keep_best, early_stopping_patience)` when the user edits them."""
+    """Emits `options_changed(changes)`, TrainConfig fields (keep_best,
+    early_stopping_patience, bs), when the user edits them."""
 
-    options_changed = Signal(bool, object)
+    options_changed = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -63,6 +64,11 @@ class ConfigSummary(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(4)
         self.labels: dict[str, QLabel] = {}
+        self.bs = QSpinBox(minimum=1, maximum=4096)
+        self.bs.setToolTip("Images per training batch: larger is faster per image but needs more memory; "
+                           "fastai's default is 64, smaller batches suit small datasets")
+        self.bs.setKeyboardTracking(False)
+        self.bs.setMaximumWidth(90)
         for key, title in (
             ("model", "Model"),
             ("images", "Images"),
@@ -70,13 +76,22 @@ class ConfigSummary(QWidget):
             ("stage1", "Stage 1 (body frozen)"),
             ("stage2", "Stage 2"),
         ):
+            if key == "bs":
+                form.addRow(title + ":", self.bs)
+                continue
             label = QLabel()
             label.setWordWrap(True)
             self.labels[key] = label
             form.addRow(title + ":", label)
         self.keep_best = QCheckBox("Keep the best epoch (lowest validation loss), not the last")
+        self.keep_best.setToolTip(
+            "Keep the weights of the epoch with the lowest validation loss, not those after the last epoch "
+            "(the validation loss is measured after every epoch)"
+        )
         self.early_stop = QCheckBox("Stop early after")
+        self.early_stop.setToolTip("Stop the run when the validation loss has not improved for this many epochs")
         self.patience = QSpinBox(minimum=1, maximum=100, value=3, suffix=" epochs without improvement")
+        self.patience.setToolTip(self.early_stop.toolTip())
         row = QHBoxLayout()
         row.addWidget(self.early_stop)
         row.addWidget(self.patience)
@@ -86,15 +101,16 @@ class ConfigSummary(QWidget):
         self.keep_best.toggled.connect(self._emit)
         self.early_stop.toggled.connect(self._emit)
         self.patience.valueChanged.connect(self._emit)
+        self.bs.valueChanged.connect(self._emit)
         self._updating = False
 
     def set_config(self, c: TrainConfig) -> None:
         self.labels["model"].setText(f"{c.arch}, " + ("pretrained" if c.pretrained else "random weights (from scratch)"))
         self.labels["images"].setText(describe_augment(c.augment))
-        self.labels["bs"].setText(str(c.bs))
         self.labels["stage1"].setText(describe_stage1(c))
         self.labels["stage2"].setText(describe_stage2(c))
         self._updating = True
+        self.bs.setValue(c.bs)
         self.keep_best.setChecked(c.keep_best)
         self.early_stop.setChecked(c.early_stopping_patience is not None)
         if c.early_stopping_patience is not None:
@@ -106,9 +122,12 @@ class ConfigSummary(QWidget):
         self.patience.setEnabled(self.early_stop.isChecked())
         if not self._updating:
             patience = self.patience.value() if self.early_stop.isChecked() else None
-            self.options_changed.emit(self.keep_best.isChecked(), patience)
+            self.options_changed.emit(
+                {"keep_best": self.keep_best.isChecked(), "early_stopping_patience": patience, "bs": self.bs.value()}
+            )
 
     def set_editable(self, editable: bool) -> None:
+        self.bs.setEnabled(editable)
         self.keep_best.setEnabled(editable)
         self.early_stop.setEnabled(editable)
         self.patience.setEnabled(editable and self.early_stop.isChecked())

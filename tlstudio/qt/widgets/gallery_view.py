@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QStackedWidget, QVBoxLayout, QWidget
 
 from tlstudio.core.dataset import SPLITS
 from tlstudio.qt.widgets.gallery_model import GalleryModel
@@ -63,12 +63,14 @@ class Gallery(QWidget):
         self.view = GalleryView(self.model)
         self.view.activated.connect(self.image_activated)
 
-        self.class_box = QComboBox(minimumContentsLength=12)
+        self.class_box = QComboBox(minimumContentsLength=8)
         self.class_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.split_box = QComboBox()
         self.split_box.addItems([ALL, *SPLITS])
         self.search = QLineEdit(placeholderText="Search file names", clearButtonEnabled=True)
         self.search.setMaximumWidth(260)
+        # Room for the placeholder: a squeezed search box reads as a blank sliver.
+        self.search.setMinimumWidth(self.search.fontMetrics().horizontalAdvance(self.search.placeholderText()) + 40)
         self.search.setAcceptDrops(False)  # a dropped folder opens a dataset; it is not search text
         self.count_label = QLabel()
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -89,11 +91,18 @@ class Gallery(QWidget):
         bar.addWidget(self.split_box)
         bar.addSpacing(8)
         bar.addWidget(self.search, 1)
+        bar.addStretch(0)
         bar.addWidget(self.count_label)
+        self.empty_label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.empty_label.setStyleSheet("color: #5f6368;")
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)  # class names and searches are the user's text
+        self.views = QStackedWidget()
+        self.views.addWidget(self.view)
+        self.views.addWidget(self.empty_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.views, 1)
 
     def set_spec(self, spec) -> None:
         for box in (self.class_box, self.split_box, self.search):
@@ -124,6 +133,22 @@ class Gallery(QWidget):
 
     def _show_count(self, shown: int, total: int) -> None:
         self.count_label.setText(f"Showing {shown:,} of {total:,}")
+        if shown == 0 and total > 0:
+            self.empty_label.setText(self._no_match_text())
+            self.views.setCurrentWidget(self.empty_label)
+        else:
+            self.views.setCurrentWidget(self.view)
+
+    def _no_match_text(self) -> str:
+        model = self.model
+        what = [f"in class {model.label}" if model.label else "", f"in the {model.split} split" if model.split else ""]
+        if model.search:
+            what.append(f"with “{model.search}” in the file name")
+        return f"No images {' '.join(w for w in what if w)}. Choose “All” or clear the search to see more."
+
+    def show_class(self, name: str | None) -> None:
+        """Filter to one class (None: every class), as choosing it in the class box does."""
+        self.class_box.setCurrentText(name or ALL)
 
     def shutdown(self) -> None:
         self.model.shutdown()

@@ -29,13 +29,13 @@ class PredictionList(QTreeWidget):
         self.setIconSize(QSize(thumb_size, thumb_size))
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        # As wide as the thumbnails and names need, no wider: a fixed 240 px pushed the top-k off the side at 1024 px.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         # Wide enough for every top-k value (a scroll bar rather than "…").
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.setColumnWidth(0, 240)
 
     def add_predictions(self, predictions) -> None:
         """Appends one row per prediction (anything with path, label, prob, top_k, error)."""

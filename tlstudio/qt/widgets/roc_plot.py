@@ -9,6 +9,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 ALL_CLASSES = "All classes"
+# Tableau's 10 categorical colours (matplotlib's default cycle): chosen to be told apart, also in print.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# Past ten classes the colours repeat, each time with another dash pattern.
+DASHES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+
+
+def curve_pen(index: int) -> "pg.QtGui.QPen":
+    """Class `index`'s pen: its own colour, and a dash pattern once the colours run out."""
+    colour = PALETTE[index % len(PALETTE)]
+    style = DASHES[(index // len(PALETTE)) % len(DASHES)]
+    return pg.mkPen(colour, width=2.5 if style == Qt.PenStyle.SolidLine else 2, style=style)
 MAX_LEGEND = 12  # more curves than this: the AUCs are read from the class list instead
 
 
@@ -76,10 +87,8 @@ class RocPlot(QWidget):
         diagonal = item.plot([0, 1], [0, 1], pen=pg.mkPen((150, 150, 150), width=1, style=Qt.PenStyle.DashLine))
         diagonal.setZValue(-1)
         for curve in shown:
-            index = self.curves.index(curve)
-            color = pg.intColor(index, hues=max(len(self.curves), 2), values=1, maxValue=220)
             name = f"{curve.label} (AUC {_auc_text(curve.auc)})" if len(shown) <= MAX_LEGEND else None
-            line = item.plot(curve.fpr, curve.tpr, pen=pg.mkPen(color, width=2))
+            line = item.plot(curve.fpr, curve.tpr, pen=curve_pen(self.curves.index(curve)))
             if name:
                 self.legend.addItem(line, name)
         # Keep the rows together at the top instead of spread over the column.

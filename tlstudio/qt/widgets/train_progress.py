@@ -72,8 +72,12 @@ class TrainProgress(QWidget):
         self._note = text
         self._dirty = True
 
-    def finish(self, text: str) -> None:
-        self.bar.setValue(self.bar.maximum() if self._stage is not None else 0)
+    def finish(self, text: str, completed: bool = False) -> None:
+        """The run ended: a full bar only when it `completed`; a cancelled or
+        failed run keeps the share it got through."""
+        total = max(self.total_iterations(), 1)
+        self.bar.setRange(0, total)
+        self.bar.setValue(total if completed else min(self.done_iterations(), total))
         self.label.setText(text)
         self._dirty = False
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from tlstudio.core.events import DownloadProgress
 from tlstudio.core.models import ARCHS
+from tlstudio.qt.settings import dialog_folder, remember_dialog_folder
 from tlstudio.qt.widgets.arch_table import AVAILABLE, MISSING, weights_text
 from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.workers import TaskSlot
@@ -50,14 +51,15 @@ class WeightsPanel(QWidget):
     pretrained_toggled = Signal(bool)
     weights_changed = Signal(str, object)  # arch, Path of the weights file now on this machine
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, banner: MessageBanner | None = None):
+        """`banner`: where messages go (the page's full-width one); by default one of its own below the buttons."""
         super().__init__(parent)
         self.arch: str | None = None
         self.slot = TaskSlot(self)
         self.slot.running_changed.connect(self._running)
 
-        self.pretrained = QCheckBox("Start from ImageNet-pretrained weights (recommended)")
-        self.pretrained.setToolTip("Off: train from random weights, which needs far more images and epochs")
+        self.pretrained = QCheckBox("Start from ImageNet weights (recommended)")
+        self.pretrained.setToolTip("On: the network starts from weights pretrained on ImageNet. Off: from random weights, which needs far more images and epochs")
         self.pretrained.toggled.connect(self._pretrained_toggled)
         self.status = QLabel(wordWrap=True)
         self.download = QPushButton("Download")
@@ -69,7 +71,8 @@ class WeightsPanel(QWidget):
         self.cancel.clicked.connect(self.cancel_work)
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
-        self.banner = MessageBanner()
+        self._own_banner = banner is None
+        self.banner = banner or MessageBanner()
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.download)
@@ -82,7 +85,8 @@ class WeightsPanel(QWidget):
         layout.addWidget(self.pretrained)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
-        layout.addWidget(self.banner)
+        if self._own_banner:
+            layout.addWidget(self.banner)
         self._running(False)
 
     def set_arch(self, arch: str, pretrained: bool) -> None:
@@ -129,10 +133,12 @@ class WeightsPanel(QWidget):
         """Check and import a weights file for the current architecture (asks for one when `path` is None)."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
-                self, f"Import {self.arch} ImageNet weights", str(Path.home()), "PyTorch weights (*.pth *.pt *.bin *.safetensors);;All files (*)"
+                self, f"Import {self.arch} ImageNet weights", dialog_folder("weights"),
+                "PyTorch weights (*.pth *.pt *.bin *.safetensors);;All files (*)",
             )
             if not path:
                 return
+            remember_dialog_folder("weights", path)
         arch = self.arch
         self.banner.hide()
         self.progress.setRange(0, 0)
