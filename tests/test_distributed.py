@@ -114,16 +114,21 @@ torch.manual_seed(rank)  # different weights on each rank
 model = torch.nn.Linear(3, 2)
 kept = distributed.agree(model, kept_epoch=10 + rank)
 decided = distributed.from_rank0(lambda: (os.environ["WORLD_SIZE"], os.environ["RANK"], rank), learn=None)
+class Asking:  # a reporter whose user pressed Ctrl-C on `who` only
+    def __init__(self, who): self.who = who
+    def emit(self, event): pass
+    def cancel_requested(self): return rank in self.who
+cancels = [distributed.agreed_cancel(Asking(who)).cancel_requested() for who in ((), (1,), (0,))]
 dl = DistributedDL(DataLoader(list(range(10)), bs=2, shuffle=True))
 seen = [int(x) for b in dl for x in b]
 out = {"weights": model.weight.flatten().tolist(), "kept": kept, "decided": decided, "seen": seen,
-       "threads": torch.get_num_threads(), "env_after": os.environ["WORLD_SIZE"]}
+       "threads": torch.get_num_threads(), "env_after": os.environ["WORLD_SIZE"], "cancels": cancels}
 json.dump(out, open(os.path.join(sys.argv[1], f"rank{rank}.json"), "w"))
 distributed.teardown()
 '''
 
 
-def test_rank_0_decides_for_every_rank_and_fastai_shares_indices_on_gloo(tmp_path):
+def test_rank_0_decides_for_every_rank_cancel_holds_for_all_and_fastai_shares_indices_on_gloo(tmp_path):
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     run = subprocess.run(torchrun(script, tmp_path), capture_output=True, text=True, timeout=300, env=_env())
@@ -132,6 +137,7 @@ def test_rank_0_decides_for_every_rank_and_fastai_shares_indices_on_gloo(tmp_pat
     assert r0["weights"] == r1["weights"] and r0["kept"] == r1["kept"] == 10
     assert r0["decided"] == r1["decided"] == ["1", "0", 0]  # run on rank 0, as a single process, for both
     assert r0["env_after"] == r1["env_after"] == "2"
+    assert r0["cancels"] == r1["cancels"] == [False, True, True]  # one rank's Ctrl-C stops both
     # fastai's DistributedDL: one shuffled order from rank 0, half of it to each rank.
     assert len(r0["seen"]) == len(r1["seen"]) == 5 and sorted(r0["seen"] + r1["seen"]) == list(range(10))
     assert r0["threads"] == r1["threads"] == 1

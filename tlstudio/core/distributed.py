@@ -20,6 +20,8 @@ no-op and a run is the single process it always was.
 - Work that is not data-parallel (the LR finder, `--export` and its
   verification) runs on rank 0 alone inside `solo()`, and what it decides is
   broadcast (`from_rank0`).
+- Ctrl-C (torchrun passes it on to every rank) stops all ranks after the same
+  batch (`agreed_cancel`); rank 0 still exports the kept epoch.
 - A rank that dies ends the others: torchrun stops them (SIGTERM, answered with
   one line by `_on_sigterm`), a collective whose peer vanished fails, and a
   peer that hangs fails every collective after TIMEOUT.
@@ -197,6 +199,31 @@ def from_rank0(func, learn=None):
             box[0] = func()
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def agreed_cancel(reporter):
+    """`reporter`, with a cancel request (Ctrl-C reaches each rank at its own
+    moment) holding for every rank at the same check: the ranks then stop
+    after the same batch instead of one waiting for the other's gradients.
+    Every rank asks equally often during a run, so asking is a collective."""
+    return reporter if world_size() <= 1 else _AgreedCancel(reporter)
+
+
+class _AgreedCancel:
+    def __init__(self, reporter):
+        self.reporter = reporter
+        self.emit = reporter.emit
+
+    def cancel_requested(self) -> bool:
+        import torch
+        import torch.distributed as dist
+
+        asked = self.reporter.cancel_requested()
+        if world_size() <= 1 or not dist.is_initialized():  # in solo(): rank 0 alone
+            return asked
+        flag = torch.tensor([int(asked)], device=_collective_device())
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 def agree(model, kept_epoch):

@@ -243,7 +243,7 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
 
     from tlstudio.core import distributed
 
-    reporter = reporter or NullReporter()
+    reporter = distributed.agreed_cancel(reporter or NullReporter())
     if learn is None:
         learn = prepare_learner(spec, config, reporter)
     if not config.auto_depth:
