@@ -16,10 +16,33 @@ def main(argv: list[str] | None = None) -> int:
     if is_cli_invocation(argv):
         from tlstudio.cli import main as cli_main
 
-        return cli_main(argv)
+        try:
+            return cli_main(argv)
+        finally:
+            _exit_at_once_on_sigint()
     from tlstudio.app import main as app_main
 
     return app_main(argv)
+
+
+def _exit_at_once_on_sigint() -> None:
+    """The command is done and the interpreter shuts down next (threads joined,
+    modules torn down); a Ctrl-C then ends the process at once with status 130
+    instead of a KeyboardInterrupt traceback from whatever was being torn down."""
+    import os
+    import signal
+    import threading
+
+    def now(signum, frame):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a closed or broken stream: nothing more can be said on it
+                pass
+        os._exit(130)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, now)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import sys
 
 from tlstudio import __version__
 from tlstudio.core.errors import UserFacingError
+from tlstudio.core.printable import printable
 
 COMMANDS = ("scan", "models", "train", "lr_find", "evaluate", "predict", "export", "doctor")
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (UserFacingError, FileNotFoundError) as exc:
-        print(f"tlstudio {args.command}: error: {exc}", file=sys.stderr)
+        print(f"tlstudio {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"tlstudio {args.command}: interrupted", file=sys.stderr)

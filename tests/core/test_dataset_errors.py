@@ -39,7 +39,8 @@ def test_only_one_class(tmp_path):
 def test_images_directly_in_the_folder_are_not_a_class(tmp_path):
     for i in range(3):
         good_png(tmp_path / f"{i}.png")
-    with pytest.raises(DatasetError, match=r"Skipped: 3 unlabelled"):
+    with pytest.raises(DatasetError, match=r"^No class folders found in .*: its 3 images lie directly in it\. "
+                       r"Put each class's images in a subfolder named for the class"):
         scan(tmp_path)
 
 
@@ -67,24 +68,44 @@ def test_bad_fractions(tmp_path):
         scan(root, valid_pct=0.7, test_pct=0.4)
 
 
-def test_unreadable_folder(tmp_path, monkeypatch):
-    root = make_class_folders(tmp_path / "d", {"a": 2, "b": 2})
+def _refuse_scandir(monkeypatch, locked):
+    """Running as root, permissions are not enforced, so refuse as the OS would."""
+    if not os.access(locked, os.R_OK):
+        return
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real(path)
+
+    monkeypatch.setattr(dataset_layouts.os, "scandir", scandir)
+
+
+def test_unreadable_sub_folder_is_skipped_and_the_scan_goes_on(tmp_path, monkeypatch):
+    root = make_class_folders(tmp_path / "d", {"a": 2, "b": 2, "c": 2})
     locked = root / "b"
     os.chmod(locked, 0)
     try:
-        if os.access(locked, os.R_OK):  # running as root: permissions are not enforced, so refuse as the OS would
-            real = os.scandir
-
-            def scandir(path="."):
-                if os.fspath(path) == str(locked):
-                    raise PermissionError(13, "Permission denied", str(locked))
-                return real(path)
-
-            monkeypatch.setattr(dataset_layouts.os, "scandir", scandir)
-        with pytest.raises(DatasetError, match=r"Cannot read the folder .*/b: permission denied"):
-            scan(root)
+        _refuse_scandir(monkeypatch, locked)
+        spec = scan(root)
     finally:
         os.chmod(locked, 0o755)
+    assert spec.classes == ["a", "c"]
+    assert [(s.path, s.reason, s.detail) for s in spec.skipped] == [
+        (locked, "unreadable", "the folder 'b' cannot be read (Permission denied); it was not scanned")
+    ]
+
+
+def test_unreadable_dataset_folder(tmp_path, monkeypatch):
+    root = make_class_folders(tmp_path / "d", {"a": 2, "b": 2})
+    os.chmod(root, 0)
+    try:
+        _refuse_scandir(monkeypatch, root)
+        with pytest.raises(DatasetError, match=r"Cannot read the folder .*/d: permission denied"):
+            scan(root)
+    finally:
+        os.chmod(root, 0o755)
 
 
 def test_dataset_errors_are_user_facing():

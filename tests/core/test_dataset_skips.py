@@ -75,7 +75,7 @@ def test_every_reason_the_code_can_give_has_a_title():
 
     source = "".join(
         (Path(core.__file__).parent / f).read_text()
-        for f in ("dataset.py", "dataset_layouts.py", "dataset_zip.py", "image_check.py")
+        for f in ("dataset.py", "dataset_layouts.py", "dataset_folders.py", "dataset_zip.py", "image_check.py")
     )
     used = set(re.findall(r'_fail\(\s*"([a-z-]+)"', source))
     used |= set(re.findall(r'SkippedFile\([^()]*(?:\([^()]*\))?[^()]*?,\s*"([a-z-]+)"', source))

@@ -9,7 +9,14 @@ from collections import namedtuple
 import pytest
 
 from tlstudio.core import export_target
-from tlstudio.core.export_target import ExportTargetError, check_target, lock_path, models_folder, target_lock
+from tlstudio.core.export_target import (
+    ExportTargetError,
+    check_target,
+    lock_path,
+    models_folder,
+    staging_folder,
+    target_lock,
+)
 
 
 def test_a_new_file_in_a_writable_folder_is_fine(tmp_path):
@@ -88,3 +95,15 @@ def test_a_disk_filling_up_mid_write_leaves_the_old_file_and_names_another_path(
     assert info.value.suggestion == models_folder() / "model.tlsmodel"
     assert target.read_bytes() == b"the previous model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tlsmodel"], "no staging folder or lock left"
+
+
+def test_a_killed_writers_staging_folder_is_removed_by_the_next_export(tmp_path):
+    target = tmp_path / "model.tlsmodel"
+    left = tmp_path / ".model.tlsmodel.export-abc123"  # what a SIGKILL mid-export leaves
+    left.mkdir()
+    (left / "model.tlsmodel").write_bytes(b"half")
+    other = tmp_path / ".other.tlsmodel.export-abc123"  # another target's: not ours to touch
+    other.mkdir()
+    with target_lock(target), staging_folder(target) as stage:
+        assert stage.is_dir() and not left.exists()
+    assert not stage.exists() and other.is_dir()

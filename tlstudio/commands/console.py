@@ -27,7 +27,9 @@ from tlstudio.core.events import (
     Progress,
     StageEnd,
     StageStart,
+    dropped_text,
 )
+from tlstudio.core.printable import printable
 
 BAR_WIDTH = 24
 REDRAW_S = 0.1
@@ -70,6 +72,7 @@ class ConsoleReporter:
         self._stage_batches = 0
         self._last_draw = 0.0
         self._bar_shown = False
+        self._dropped = 0
 
     # Reporter protocol
     def cancel_requested(self) -> bool:
@@ -141,6 +144,10 @@ class ConsoleReporter:
         values += [f"{e.metrics[m]:>10.6f}" for m in self._columns[4:-1]]
         values.append(f"{format_duration(e.elapsed_s):>10}")
         self.line("  ".join(values))
+        if len(e.dropped) > self._dropped:
+            new = e.dropped[self._dropped:]
+            self._dropped = len(e.dropped)
+            self.note(f"warning: {dropped_text(len(new))}: " + ", ".join(printable(p) for p in new))
 
     def _on_FitEnd(self, e: FitEnd) -> None:
         self._clear_bar()
@@ -158,7 +165,20 @@ class ConsoleReporter:
         self._draw(f"Downloading {e.arch} weights {bar(e.done_bytes, e.total_bytes)} {mb:.1f}{total} MB")
 
     def _on_Message(self, e: Message) -> None:
-        self.note(e.text if e.level == "info" else f"{e.level}: {e.text}")
+        text = printable(e.text)
+        self.note(text if e.level == "info" else f"{e.level}: {text}")
+
+
+def print_dataset(reporter: ConsoleReporter, spec) -> None:
+    """What a training command says about its data: counts, what was skipped, and the scan's warnings."""
+    splits = spec.split_counts()
+    reporter.note(
+        f"Dataset {printable(spec.root)}: {len(spec)} images, {len(spec.classes)} classes "
+        f"(train {splits['train']}, valid {splits['valid']}, test {splits['test']})"
+        + (f"; {len(spec.skipped)} files skipped (see `tlstudio scan`)" if spec.skipped else "")
+    )
+    for warning in spec.warnings:
+        reporter.note(f"warning: {printable(warning)}")
 
 
 @contextmanager

@@ -89,21 +89,22 @@ def run(args) -> int:
 
 
 def format_report(report, spec) -> str:
-    from tlstudio.commands.scan import _display
+    from tlstudio.commands.scan import display_path
     from tlstudio.core.doctor import KINDS, TITLES
+    from tlstudio.core.printable import printable
 
     passes = " and ".join(report.passes) or "no"
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items())
-    lines = [f"Doctor: {report.root}, {report.n_images} images; {passes} pass{'es' if len(report.passes) > 1 else ''}"
+    lines = [f"Doctor: {printable(report.root)}, {report.n_images} images; {passes} pass{'es' if len(report.passes) > 1 else ''}"
              + (f" ({timing})" if timing else "") + ("; cancelled" if report.status == "cancelled" else "")]
     for kind in KINDS:
         found = report.of_kind(kind)
         lines += ["", f"{TITLES[kind]} ({kind}): {len(found)}"]
         for f in found[:SHOWN_PER_KIND]:
-            files = ", ".join(_display(p, spec) for p in f.files[:4]) + (" ..." if len(f.files) > 4 else "")
+            files = ", ".join(printable(display_path(p, spec)) for p in f.files[:4]) + (" ..." if len(f.files) > 4 else "")
             if kind == "imbalance":
                 files = f"{len(f.files)} images"
-            lines.append(f"  {f.score:6.3f}  {f.detail}: {files}")
+            lines.append(f"  {f.score:6.3f}  {printable(f.detail)}: {files}")
         if len(found) > SHOWN_PER_KIND:
             lines.append(f"  ... and {len(found) - SHOWN_PER_KIND} more (--json lists all)")
     lines += [f"Note: {n}" for n in report.notes]

@@ -47,6 +47,7 @@ def run(args) -> int:
     from tlstudio.cli import UserError
     from tlstudio.commands.console import quiet_library_warnings
     from tlstudio.core.export import predict
+    from tlstudio.core.printable import printable
 
     quiet_library_warnings()
     if args.top_k < 1:
@@ -64,10 +65,10 @@ def run(args) -> int:
     else:
         for p in preds:
             if p.error:
-                print(f"{p.path}: error: {p.error.removeprefix(f'{p.path}: ')}", file=sys.stderr)
+                print(f"{printable(p.path)}: error: {printable(p.error.removeprefix(f'{p.path}: '))}", file=sys.stderr)
             else:
-                ranked = ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
-                print(f"{p.path}: {p.label} ({p.prob:.1%})  [{ranked}]")
+                ranked = ", ".join(f"{printable(label)} {prob:.1%}" for label, prob in p.top_k)
+                print(f"{printable(p.path)}: {printable(p.label)} ({p.prob:.1%})  [{ranked}]")
     return 1 if any(p.error for p in preds) else 0
 
 
@@ -82,7 +83,7 @@ def as_dict(p) -> dict:
 
 
 def write_csv(path: Path, preds, top_k: int) -> None:
-    from tlstudio.core.atomic import atomic_write_text
+    from tlstudio.core.atomic_files import atomic_write_text
 
     buf = io.StringIO()
     out = csv.writer(buf)

@@ -5,7 +5,10 @@ import json
 import os
 import sys
 
+from tlstudio.core.printable import printable
+
 SPLITS = ("train", "valid", "test")
+SHOWN_PER_REASON = 5  # skipped files listed per reason without --verbose
 
 
 def add_parser(subparsers) -> None:
@@ -22,6 +25,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of the random split (42)")
     parser.add_argument("--max-pixels", type=int, default=None,
                         help="skip images with more pixels than this (default: PIL's decompression-bomb limit)")
+    parser.add_argument("--allow-absolute-paths", action="store_true",
+                        help="a CSV you wrote may name files outside its folder (absolute or ../ paths)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help=f"list every skipped file, not the first {SHOWN_PER_REASON} of each reason")
     parser.set_defaults(run=run)
 
 
@@ -31,8 +38,11 @@ def run(args) -> int:
     from tlstudio.core.image_check import DEFAULT_MAX_PIXELS
 
     spec = scan(args.path, valid_pct=args.valid_pct, test_pct=args.test_pct, seed=args.seed,
-                max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
-    text = json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False) if args.json else format_spec(spec)
+                max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, allow_outside=args.allow_absolute_paths)
+    if args.json:
+        text = json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False)
+    else:
+        text = format_spec(spec, verbose=args.verbose)
     try:
         print(text)
         sys.stdout.flush()
@@ -41,7 +51,7 @@ def run(args) -> int:
     return 0
 
 
-def _display(path, spec) -> str:
+def display_path(path, spec) -> str:
     """Paths relative to the dataset folder: shorter, and free of the zip cache's location."""
     base = spec.data_dir or (spec.root if spec.root.is_dir() else spec.root.parent)
     try:
@@ -65,12 +75,14 @@ def spec_to_dict(spec) -> dict:
         "counts": {split: spec.class_counts(split) for split in SPLITS},
         "warnings": spec.warnings,
         "skipped": [
-            {"path": _display(s.path, spec), "reason": s.reason, "detail": s.detail} for s in spec.skipped
+            {"path": display_path(s.path, spec), "reason": s.reason, "detail": s.detail} for s in spec.skipped
         ],
     }
 
 
-def format_spec(spec) -> str:
+def format_spec(spec, verbose: bool = False) -> str:
+    """The scan for a reader: every name escaped (see core/printable.py), and
+    the skipped files summarised per reason unless `verbose`."""
     layout = {"class-folders": "one folder per class", "split-folders": "train/valid/test folders",
               "csv": "CSV of file,label rows"}.get(spec.layout, spec.layout)
     if spec.source_zip:
@@ -78,24 +90,40 @@ def format_spec(spec) -> str:
     splits = spec.split_counts()
     how = f"random, stratified, seed {spec.seed}" if spec.seed is not None else "as given"
     lines = [
-        f"Dataset: {spec.root} ({layout})",
+        f"Dataset: {printable(spec.root)} ({layout})",
         f"Images:  {len(spec)} in {len(spec.classes)} classes; "
         + ", ".join(f"{s} {splits[s]}" for s in SPLITS) + f" ({how})",
         "",
     ]
-    width = max(len("class"), *(len(c) for c in spec.classes))
+    names = {cls: printable(cls) for cls in spec.classes}
+    width = max(len("class"), *(len(n) for n in names.values()))
     lines.append(f"  {'class':<{width}}  " + "".join(f"{s:>7}" for s in (*SPLITS, "total")))
     per_split = {s: spec.class_counts(s) for s in SPLITS}
     totals = spec.class_counts()
     for cls in spec.classes:
-        lines.append(f"  {cls:<{width}}  " + "".join(f"{per_split[s][cls]:>7}" for s in SPLITS) + f"{totals[cls]:>7}")
+        lines.append(f"  {names[cls]:<{width}}  " + "".join(f"{per_split[s][cls]:>7}" for s in SPLITS)
+                     + f"{totals[cls]:>7}")
     if spec.warnings:
-        lines += ["", f"Warnings ({len(spec.warnings)}):"] + [f"  - {w}" for w in spec.warnings]
-    if spec.skipped:
-        lines += ["", f"Skipped files ({len(spec.skipped)}):"]
-        reason_width = max(len(s.reason) for s in spec.skipped)
-        for s in spec.skipped:
-            lines.append(f"  {s.reason:<{reason_width}}  {_display(s.path, spec)}: {s.detail}")
-    else:
-        lines += ["", "Skipped files: none"]
+        lines += ["", f"Warnings ({len(spec.warnings)}):"] + [f"  - {printable(w)}" for w in spec.warnings]
+    lines += ["", *format_skipped(spec, verbose)]
     return "\n".join(lines)
+
+
+def format_skipped(spec, verbose: bool = False) -> list[str]:
+    if not spec.skipped:
+        return ["Skipped files: none"]
+    by_reason: dict[str, list] = {}
+    for s in spec.skipped:
+        by_reason.setdefault(s.reason, []).append(s)
+    order = sorted(by_reason, key=lambda r: (-len(by_reason[r]), r))
+    lines = [f"Skipped files ({len(spec.skipped):,}): "
+             + ", ".join(f"{len(by_reason[r]):,} {r}" for r in order)]
+    width = max(len(r) for r in order)
+    for reason in order:
+        entries = by_reason[reason]
+        shown = entries if verbose else entries[:SHOWN_PER_REASON]
+        for s in shown:
+            lines.append(f"  {reason:<{width}}  {printable(display_path(s.path, spec))}: {printable(s.detail)}")
+        if len(entries) > len(shown):
+            lines.append(f"  {reason:<{width}}  ... and {len(entries) - len(shown):,} more (--verbose lists them all)")
+    return lines

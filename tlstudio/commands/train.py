@@ -59,6 +59,8 @@ def positive_int(text: str) -> int:
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """Options shared by `train` and `lr-find`: data, model, input pipeline."""
     parser.add_argument("data", help="dataset folder, .zip or .csv")
+    parser.add_argument("--allow-absolute-paths", action="store_true",
+                        help="a CSV you wrote may name files outside its folder (absolute or ../ paths)")
     parser.add_argument("--arch", default=DEFAULTS.arch, help=f"architecture (default {DEFAULTS.arch}; see `tlstudio models`)")
     parser.add_argument("--size", type=int, default=DEFAULTS.augment.size, help=f"input size in pixels ({DEFAULTS.augment.size})")
     parser.add_argument("--bs", type=int, default=DEFAULTS.bs, help=f"batch size ({DEFAULTS.bs})")
@@ -107,15 +109,12 @@ def fine_tune_rates(lr: float) -> dict:
 
 
 def load_dataset(args, reporter):
+    from tlstudio.commands.console import print_dataset
     from tlstudio.core.dataset import scan
 
-    spec = scan(args.data, valid_pct=args.valid_pct, seed=args.seed if args.seed is not None else 42, reporter=reporter)
-    splits = spec.split_counts()
-    reporter.note(
-        f"Dataset {spec.root}: {len(spec)} images, {len(spec.classes)} classes "
-        f"(train {splits['train']}, valid {splits['valid']}, test {splits['test']})"
-        + (f"; {len(spec.skipped)} files skipped (see `tlstudio scan`)" if spec.skipped else "")
-    )
+    spec = scan(args.data, valid_pct=args.valid_pct, seed=args.seed if args.seed is not None else 42, reporter=reporter,
+                allow_outside=args.allow_absolute_paths)
+    print_dataset(reporter, spec)
     return spec
 
 

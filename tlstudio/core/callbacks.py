@@ -50,6 +50,7 @@ class RunLog:
     position: tuple[int, int | None] = (1, None)  # (stage, epoch in stage) now running
     cancelled: bool = False
     stopped_early: bool = False
+    dropped: dict[str, str] = field(default_factory=dict)  # path -> why it could not be decoded (core/data.py)
     _initial: dict | None = None
     _last: tuple[int, dict] | None = None  # (global epoch, weights)
     _best: tuple[int, tuple[float, float], dict] | None = None  # (global epoch, (valid loss, accuracy), weights)
@@ -161,6 +162,7 @@ class ReporterCallback(Callback):
             valid_loss=row.pop("valid_loss", math.nan),
             metrics=row,
             elapsed_s=time.perf_counter() - self._epoch_start,
+            dropped=tuple(self.run_log.dropped),
         )
         self.run_log.epoch_completed(event)
         self.epochs_done += 1

@@ -6,9 +6,11 @@ fastai pipeline of inference_data.py instead, so they need none of this.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import os
+from contextlib import contextmanager
 
 import pandas as pd
+from fastai.data.load import SkipItemException
 from fastai.vision.all import (
     CategoryBlock,
     ColReader,
@@ -25,44 +27,108 @@ from fastai.vision.all import (
     imagenet_stats,
     set_seed,
 )
+from PIL import Image
 
 from tlstudio.core.config import AugmentConfig
 from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.events import dropped_text
+from tlstudio.core.image_check import ImageProblem, decode_checked
+from tlstudio.core.printable import printable
 
 log = logging.getLogger(__name__)
 
 RESIZE_METHODS = {"crop": ResizeMethod.Crop, "pad": ResizeMethod.Pad, "squish": ResizeMethod.Squish}
-_PLACEHOLDER_SIZE = (32, 32)
+_recorders: list[dict[str, str]] = []  # the runs recording decode failures, innermost last
+# Files this process failed to decode, with the (size, mtime) they had then: later
+# DataLoaders over the same split leave them out (see `items_frame`) until the file changes.
+_broken: dict[str, tuple[int, int]] = {}
+
+
+@contextmanager
+def recording_decode_failures(into: dict[str, str]):
+    """While active, every image `open_image` drops is added to `into` as path -> reason."""
+    _recorders.append(into)
+    try:
+        yield into
+    finally:
+        _recorders.remove(into)
 
 
 def open_image(path) -> PILImage:
-    """fastai's `PILImage.create`, except that a file that fails to decode
-    becomes a black placeholder and a logged warning: one corrupt image must
-    never stop a training run (scanning reads headers only, so a truncated
-    file can still reach this point)."""
+    """fastai's `PILImage.create`, decoded once and checked (`decode_checked`).
+
+    A file that no longer decodes (replaced, cut short or made unreadable after
+    the scan, which reads headers only) is dropped from its batch with fastai's
+    own SkipItemException and recorded for the run's summary: one bad file
+    never stops a run, and no stand-in is ever trained or validated on."""
+    if isinstance(path, Image.Image):
+        return PILImage.create(path)
     try:
-        img = PILImage.create(path)
-        img.load()
-        return img
-    except Exception as exc:  # PIL raises many types for broken files
-        log.warning("could not decode %s (%s); using a blank image", path, exc)
-        return PILImage.create(_blank())
+        return PILImage.create(decode_checked(path))
+    except ImageProblem as exc:
+        for record in _recorders:
+            record.setdefault(str(path), exc.detail)
+        _broken[str(path)] = _stamp(str(path))
+        log.warning("dropped %s: %s", path, exc.detail)
+        raise SkipItemException(exc.detail) from None
 
 
-def _blank():
-    from PIL import Image
+def remember_undecodable(paths) -> None:
+    """Files another process (the training process) failed to decode: left out here too."""
+    for path in paths:
+        _broken[str(path)] = _stamp(str(path))
 
-    return Image.new("RGB", _PLACEHOLDER_SIZE)
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return st.st_size, st.st_mtime_ns
+
+
+def _known_broken(path: str) -> bool:
+    return path in _broken and _broken[path] == _stamp(path)
+
+
+def dropped_note(spec: DatasetSpec, dropped: dict[str, str] | tuple[str, ...], shown: int = 3) -> str:
+    """"; N images could not be decoded and were left out ..." for a run's
+    summary, naming the first few and saying when validation lost some; "" when none."""
+    if not dropped:
+        return ""
+    split_of = {str(p): s for p, s in zip(spec.items, spec.splits)}
+    paths = sorted(dropped)
+    valid = sum(split_of.get(p) == "valid" for p in paths)
+    base = spec.data_dir or spec.root
+    names = [printable(_shown(p, base)) for p in paths[:shown]]
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    note = f"; {dropped_text(len(paths))} ({', '.join(names)}{more})"
+    if valid:
+        total = spec.split_counts()["valid"]
+        note += f"; the validation metrics cover {total - valid} of {total} validation images"
+    return note
+
+
+def _shown(path: str, base) -> str:
+    """Relative to the dataset folder when inside it, as `tlstudio scan` shows paths."""
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
 
 
 ImageFileBlock = TransformBlock(type_tfms=open_image, batch_tfms=IntToFloatTensor)
 
 
 def items_frame(spec: DatasetSpec, splits: tuple[str, ...] = ("train", "valid")) -> pd.DataFrame:
+    """The items of `splits`, less those this process already failed to decode:
+    fastai's `get_preds` reorders its results by the DataLoader's indices and
+    breaks when an item is skipped, so a known-broken file must not be listed."""
     rows = [
         (str(p), label, split == "valid")
         for p, label, split in zip(spec.items, spec.labels, spec.splits)
-        if split in splits
+        if split in splits and not (_broken and _known_broken(str(p)))
     ]
     return pd.DataFrame(rows, columns=["path", "label", "is_valid"])
 
@@ -124,11 +190,29 @@ def make_dataloaders(
         from tlstudio.core.dataset import DatasetError
 
         raise DatasetError(f"{spec.root}: needs images in both the training and validation splits")
+    df = _decodable_first(df, spec)
     if seed is not None:
         set_seed(seed, reproducible=True)
     return make_datablock(spec, augment, stats).dataloaders(
         df, bs=max(1, min(bs, n_train)), num_workers=num_workers, device=device
     )
+
+
+def _decodable_first(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """fastai decodes the first training item to set up its transforms
+    (`TfmdLists.setup`), outside any batch, where SkipItemException is not
+    caught. A decodable item goes first, so a broken one is dropped during
+    training like any other instead of stopping the build."""
+    train = df.index[~df["is_valid"]]
+    for n, i in enumerate(train):
+        try:
+            decode_checked(df.at[i, "path"])
+        except ImageProblem:
+            continue
+        return df if n == 0 else df.loc[[i, *df.index.drop(i)]].reset_index(drop=True)
+    from tlstudio.core.dataset import DatasetError
+
+    raise DatasetError(f"{spec.root}: none of the {len(train)} training images can be decoded")
 
 
 def split_dataloader(dls: DataLoaders, spec: DatasetSpec, split: str):

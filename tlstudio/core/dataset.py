@@ -2,9 +2,10 @@
 
 `scan` accepts a folder of class folders, train/valid(/test) folders, a CSV of
 file,label rows, or a .zip of any of these. Files are found by
-`dataset_layouts`, extracted by `dataset_zip` and checked by `image_check`
-(headers only, never decoded); this module puts the result together, splits
-it and says what is wrong in plain words.
+`dataset_layouts` (folders walked by `dataset_folders`), extracted by
+`dataset_zip` and checked by `image_check` (headers only, never decoded);
+this module puts the result together, splits it and says what is wrong in
+plain words.
 """
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ SKIP_REASONS = {
     "no-label": "No label",
     "duplicate": "Listed twice",
     "unsafe-path": "Unsafe path in zip",
+    "outside-dataset": "Outside the dataset folder",
+    "too-deep": "Nested too deep",
+    "name-clash": "Name clash in zip",
+    "name-too-long": "Name too long",
 }
 
 
@@ -101,8 +106,12 @@ def scan(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     reporter=None,
     cache_dir=None,
+    allow_outside: bool = False,
 ) -> DatasetSpec:
     """Find the images under `path`, check their headers, and split them.
+
+    `allow_outside`: a CSV the user wrote may name files outside its folder
+    (absolute or `../` paths); never for a CSV inside a zip.
 
     Raises DatasetError for problems the user must fix and events.Cancelled
     when `reporter.cancel_requested()`."""
@@ -117,13 +126,13 @@ def scan(
         raise DatasetError(f"{root} {kind}")
     source_zip, extra_skipped = None, []
     if root.is_dir():
-        found = dataset_layouts.find_in_folder(str(root), reporter)
+        found = dataset_layouts.find_in_folder(str(root), reporter, allow_outside=allow_outside)
     elif root.suffix.lower() == ".zip":
         source_zip = root
         folder, extra_skipped = dataset_zip.extract_zip(root, cache_dir, reporter)
         found = dataset_layouts.find_in_folder(str(folder), reporter)
     elif root.suffix.lower() in (".csv", ".tsv"):
-        found = dataset_layouts.read_csv(root)
+        found = dataset_layouts.read_csv(root, allow_outside=allow_outside)
     elif root.suffix.lower() in IMAGE_EXTENSIONS:
         raise DatasetError(f"{root} is a single image; drop a folder with one subfolder per class, "
                            "a .zip of one, or a CSV file of file,label rows")

@@ -69,7 +69,7 @@ class DatasetEdits:
         }
 
     def save(self, path) -> None:
-        from tlstudio.core.atomic import atomic_write_text
+        from tlstudio.core.atomic_files import atomic_write_text
 
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         atomic_write_text(Path(path), text)

@@ -52,6 +52,12 @@ class EpochEnd:
     valid_loss: float
     metrics: dict[str, float]  # e.g. {"accuracy": .91, "error_rate": .09, "f1_macro": .9}
     elapsed_s: float  # wall time of this epoch
+    dropped: tuple[str, ...] = ()  # images that failed to decode so far in the run, left out of their split
+
+
+def dropped_text(n: int) -> str:
+    """How every output words `EpochEnd.dropped`: "2 images could not be decoded and were left out"."""
+    return f"{n} image{'s' if n != 1 else ''} could not be decoded and {'were' if n != 1 else 'was'} left out"
 
 
 @dataclass(frozen=True)

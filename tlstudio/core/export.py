@@ -285,17 +285,14 @@ def _read_sidecar(path: Path) -> dict | None:
 
 
 def _unreadable(path: Path) -> str | None:
-    """Why `path` cannot be used as an image, or None when it decodes."""
-    from PIL import Image
+    """Why `path` cannot be used as an image, or None: the header check with
+    the one pixel limit (core/image_check.py); the model's pipeline decodes it, once."""
+    from tlstudio.core.image_check import check_image
 
-    try:
-        with Image.open(path) as img:
-            img.load()
-    except FileNotFoundError:
+    if not path.exists():
         return f"{path}: no such file"
-    except Exception as exc:  # PIL raises many types for broken files
-        return f"{path}: cannot read image ({type(exc).__name__}: {exc})"
-    return None
+    check = check_image(str(path))
+    return None if check.ok else f"{path}: cannot read image ({check.detail})"
 
 
 def predict(model: LoadedModel, image_paths, top_k: int = 3) -> list[Prediction]:
@@ -306,7 +303,16 @@ def predict(model: LoadedModel, image_paths, top_k: int = 3) -> list[Prediction]
     good = [i for i, e in errors.items() if e is None]
     results: dict[int, Prediction] = {i: Prediction(paths[i], None, None, [], errors[i]) for i in errors if errors[i]}
     if good:
-        probs = model.probabilities([paths[i] for i in good])
+        from tlstudio.core.data import recording_decode_failures
+
+        failed: dict[str, str] = {}  # decoded only here: a file whose data is broken is left out of the batch
+        with recording_decode_failures(failed):
+            probs = model.probabilities([paths[i] for i in good])
+        for i in good:
+            if str(paths[i]) in failed:
+                error = f"{paths[i]}: cannot read image ({failed[str(paths[i])]})"
+                results[i] = Prediction(paths[i], None, None, [], error)
+        good = [i for i in good if str(paths[i]) not in failed]
         classes = model.classes
         k = max(1, min(top_k, len(classes)))
         for row, i in zip(probs, good):

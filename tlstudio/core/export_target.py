@@ -11,6 +11,7 @@ once verified, each moved into place with `os.replace`, the model last.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -145,8 +146,15 @@ def target_lock(path: Path):
 
 @contextlib.contextmanager
 def staging_folder(path: Path):
-    """A fresh folder beside `path` (same file system, so moving out is a rename); removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.export-", dir=path.parent))
+    """A fresh folder beside `path` (same file system, so moving out is a rename); removed afterwards.
+
+    Called under `target_lock(path)`: any other staging folder of this target
+    is then left by a writer that was killed, and is removed first."""
+    prefix = f".{path.name}.export-"
+    for stale in path.parent.glob(f"{glob.escape(prefix)}*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
     try:
         yield folder
     finally:

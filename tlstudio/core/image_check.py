@@ -4,6 +4,11 @@ Scanning must stay fast on tens of thousands of files, so nothing is decoded:
 PNG and JPEG headers (nearly every dataset) are parsed here directly, and a
 few bytes at the end tell whether the file was cut short. Other formats go
 through PIL's lazy `Image.open`, which reads the header only.
+
+`decode_checked` is the one place an image is decoded for training and
+prediction: the same header check first, so the one pixel limit
+(`DEFAULT_MAX_PIXELS`) holds for scan, training and predict alike and nothing
+over it is ever decoded.
 """
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from PIL import Image
+
+from tlstudio.core.errors import UserFacingError
 
 # PIL warns above this many pixels and refuses twice as many; past it an image
 # is far larger than any classifier input and is most likely a decompression bomb.
@@ -99,6 +106,40 @@ def check_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageCheck:
             result.width, result.height, result.mode,
         )
     return result
+
+
+class ImageProblem(UserFacingError):
+    """An image that cannot be used; `reason` is one of the scan's skip reasons."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def decode_checked(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode one image file, once, as RGB; ImageProblem when it cannot be used.
+
+    The header check comes first: a file over the pixel limit, cut short or not
+    an image is refused from a few kilobytes, before any pixel is decoded."""
+    path = os.fspath(path)
+    check = check_image(path, max_pixels)
+    if check.reason is not None:
+        raise ImageProblem(check.reason, check.detail)
+    name = os.path.basename(path)
+    image = None
+    try:
+        image = Image.open(path)
+        if image.width * image.height > max_pixels:  # the file changed since its header was read
+            raise ImageProblem("too-many-pixels", f"'{name}' is {image.width} x {image.height} pixels, more than "
+                               f"the limit of {max_pixels:,}")
+        image.load()  # as fastai's load_image does; PIL closes a single-frame file once loaded
+        return image if image.mode == "RGB" else image.convert("RGB")
+    except Exception as exc:  # PIL raises many types for broken files
+        if image is not None:
+            image.close()
+        if isinstance(exc, ImageProblem):
+            raise
+        raise ImageProblem("unreadable", f"'{name}' cannot be decoded ({type(exc).__name__}: {exc})") from None
 
 
 def _unreadable(path: str, exc: OSError) -> ImageCheck:

@@ -78,8 +78,10 @@ def labelled_dl(learn, paths, labels):
 
 
 def learner_probabilities(learn, paths):
-    """Probabilities from fastai's `get_preds` over image files (rows in input order)."""
+    """Probabilities from fastai's `get_preds` over image files (rows in input
+    order; a file that no longer decodes has no row, see data.open_image)."""
     dl = learn.dls.test_dl(test_items(learn, paths))
     with learn.no_bar():
-        probs, _ = learn.get_preds(dl=dl)
+        # A test DataLoader is never shuffled, and fastai's reordering breaks on a skipped item.
+        probs, _ = learn.get_preds(dl=dl, reorder=False)
     return probs.float().cpu().numpy()

@@ -16,7 +16,7 @@ from fastai.callback.core import Callback, CancelValidException
 from fastai.interpret import ClassificationInterpretation
 from sklearn.metrics import classification_report, precision_recall_fscore_support, roc_auc_score, roc_curve
 
-from tlstudio.core.data import split_dataloader
+from tlstudio.core.data import recording_decode_failures, split_dataloader
 from tlstudio.core.dataset import DatasetError
 from tlstudio.core.events import Cancelled, NullReporter, Progress
 
@@ -141,9 +141,12 @@ def interpret(learn, spec, split: str = "valid", reporter=None, *, dl=None) -> I
         dl = _split_dl(learn, spec, split)
     dl = dl.new(shuffle=False, drop_last=False)
     cb = PredictionProgress(reporter, f"Evaluating on {split}", len(dl))
+    failed: dict[str, str] = {}  # files that no longer decode are left out of the pass (core/data.py)
     try:
-        with learn.no_bar():
-            probs, targs, decoded, losses = learn.get_preds(dl=dl, with_decoded=True, with_loss=True, cbs=[cb])
+        with learn.no_bar(), recording_decode_failures(failed):
+            # In item order (dl is not shuffled): fastai's reordering breaks on a skipped item.
+            probs, targs, decoded, losses = learn.get_preds(
+                dl=dl, with_decoded=True, with_loss=True, cbs=[cb], reorder=False)
     except Exception:
         if not cb.cancelled:
             raise
@@ -155,7 +158,7 @@ def interpret(learn, spec, split: str = "valid", reporter=None, *, dl=None) -> I
     return _measure(
         split=split,
         classes=[str(c) for c in fastai_interp.vocab],
-        paths=_item_paths(dl.items),
+        paths=[p for p in _item_paths(dl.items) if str(p) not in failed],
         y_true=targs.numpy().astype(np.int64).ravel(),
         y_pred=decoded.numpy().astype(np.int64).ravel(),
         probs=probs.float().numpy(),

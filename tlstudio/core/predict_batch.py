@@ -181,7 +181,7 @@ def csv_text(predictions, truth: dict[Path, str], top_k: int) -> str:
 
 def write_csv(path, predictions, truth: dict[Path, str], top_k: int) -> Path:
     """Writes `csv_text` to `path` atomically (a temp file beside it, then moved into place)."""
-    from tlstudio.core.atomic import atomic_write_text
+    from tlstudio.core.atomic_files import atomic_write_text
 
     path = Path(path)
     atomic_write_text(path, csv_text(predictions, truth, top_k), newline="")

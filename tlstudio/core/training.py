@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from tlstudio.core.callbacks import ReporterCallback, RunLog
 from tlstudio.core.config import TrainConfig
+from tlstudio.core.data import dropped_note, recording_decode_failures
 from tlstudio.core.dataset import DatasetSpec
 from tlstudio.core.events import Cancelled, EpochEnd, FitEnd, Message, NullReporter, Reporter, StageStart
 
@@ -50,6 +51,11 @@ class TrainResult:
     status: str  # "completed" | "cancelled" | "failed"
     kept_epoch: int | None  # global epoch whose weights the learner holds (None: none completed)
     message: str  # one line for the user
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """Images left out because they failed to decode (core/data.py)."""
+        return self.history[-1].dropped if self.history else ()
 
     @property
     def final_metrics(self) -> dict[str, float]:
@@ -253,7 +259,7 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     run_log = RunLog(learn.model, keep_best=config.keep_best, patience=config.early_stopping_patience)
     error = ""
     try:
-        with learn.no_bar(), learn.no_logging(), distributed.ctx(learn):
+        with learn.no_bar(), learn.no_logging(), recording_decode_failures(run_log.dropped), distributed.ctx(learn):
             if config.freeze_epochs > 0:
                 planned = planned_depth(learn, spec, config) if config.epochs > 0 else 0
                 _stage1(learn, config, reporter, run_log, adapt_depth=planned)
@@ -273,7 +279,7 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     kept = run_log.restore(finished=status == "completed")
     if status != "failed":  # a failed rank ends the run; its peers may be gone
         kept = distributed.agree(learn.model, kept)
-    message = _summary(status, run_log, kept, error)
+    message = _summary(status, run_log, kept, error) + dropped_note(spec, run_log.dropped)
     reporter.emit(FitEnd(status=status, error=error, kept_epoch=kept, detail=message))
     return TrainResult(learn, spec, config, list(run_log.history), status, kept, message)
 

@@ -341,5 +341,9 @@ def _result(kind: str, payload, spec, config, weights: Path, reporter: Reporter)
 
     outcome: _Outcome = payload
     reporter.emit(Progress("load", 0, 0, "Loading the trained model…"))
+    if outcome.history:  # the rebuilt DataLoaders leave out what the child could not decode
+        from tlstudio.core.data import remember_undecodable
+
+        remember_undecodable(outcome.history[-1].dropped)
     learn = rebuild_learner(spec, config, weights, frozen_idx=outcome.frozen_idx, weights_origin=outcome.weights_origin)
     return TrainResult(learn, spec, outcome.config, outcome.history, outcome.status, outcome.kept_epoch, outcome.message)

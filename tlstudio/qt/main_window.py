@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QMainWindow, QMenu, QStackedWidget, QWidget
 
+from tlstudio.core.printable import printable
 from tlstudio.qt import settings
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.base import Page, PageHost
@@ -133,7 +134,7 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _update_title(self, spec) -> None:
-        self.setWindowTitle("TL Studio" if spec is None else f"{Path(spec.source_zip or spec.root).name} — TL Studio")
+        self.setWindowTitle("TL Studio" if spec is None else f"{printable(Path(spec.source_zip or spec.root).name)} — TL Studio")
 
     # --- navigation and opening ---------------------------------------------
     def show_page(self, key: str) -> None:

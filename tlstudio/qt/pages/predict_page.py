@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -30,6 +29,7 @@ from tlstudio.qt.pages.base import Page
 from tlstudio.qt.settings import settings
 from tlstudio.qt.widgets.prediction_results import PredictionResults
 from tlstudio.qt.widgets.prediction_view_controls import PredictionViewControls
+from tlstudio.qt.widgets.trust_dialog import ask_trust
 from tlstudio.qt.workers import TaskSlot
 
 NO_MODEL = "No model yet: open a model file, drop one on this page, or train one."
@@ -209,14 +209,7 @@ class PredictPage(Page):
         self._set_model(result, in_memory=False)
 
     def confirm_trust(self, message: str) -> bool:
-        answer = QMessageBox.warning(
-            self,
-            "Load a model of unknown origin?",
-            f"{message}.\n\nLoad it anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_trust(self, message)
 
     # -- what to predict ------------------------------------------------------------
     def take_paths(self, paths) -> None:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlstudio.core import training_process  # no torch here: the child process loads it
-from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart
+from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.workers import TaskSlot
@@ -209,6 +209,8 @@ class TrainPage(UsesTrainingProcess, Page):
             self.epochs_seen += 1
             self.curves.add_epoch(ev)
             self.table.add_epoch(ev)
+            if ev.dropped:
+                self.state.status_message.emit(dropped_text(len(ev.dropped)))
         elif isinstance(ev, StageStart):
             self.curves.start_stage(ev)
             self.progress.start_stage(ev)

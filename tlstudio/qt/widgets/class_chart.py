@@ -6,6 +6,7 @@ from collections import Counter
 import pyqtgraph as pg
 
 from tlstudio.core.dataset import SPLITS
+from tlstudio.core.printable import printable
 
 SPLIT_COLORS = {"train": (52, 120, 198), "valid": (236, 146, 50), "test": (88, 166, 92)}
 
@@ -47,7 +48,7 @@ class ClassChart(pg.PlotWidget):
             self.plot_item.addItem(bar)
             self.bars[split] = bar
             left = [a + b for a, b in zip(left, widths)]
-        self.getAxis("left").setTicks([[(yi, name) for yi, name in zip(y, self.classes)]])
+        self.getAxis("left").setTicks([[(yi, printable(name)) for yi, name in zip(y, self.classes)]])
         self.plot_item.setYRange(-0.6, n - 0.4, padding=0)
         self.plot_item.setXRange(0, max(left) * 1.05 or 1, padding=0)
 

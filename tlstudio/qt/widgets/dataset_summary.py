@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from tlstudio.core.dataset import SPLITS
+from tlstudio.core.printable import printable
 from tlstudio.qt.widgets.class_chart import ClassChart
 
 LAYOUTS = {"class-folders": "one folder per class", "split-folders": "train/valid/test folders", "csv": "CSV of file, label"}
@@ -56,16 +57,16 @@ class DatasetSummary(QWidget):
         if spec is None:
             return
         root = spec.source_zip or spec.root
-        self.title.setText(html.escape(root.name or str(root)))
+        self.title.setText(html.escape(printable(root.name or root)))
         kind = LAYOUTS.get(spec.layout, spec.layout)
-        self.source.setText(f"{root}<br>{kind}{' (zip)' if spec.source_zip else ''}")
+        self.source.setText(f"{html.escape(printable(root))}<br>{kind}{' (zip)' if spec.source_zip else ''}")
         splits = spec.split_counts()
         split_text = " · ".join(f"{s} {splits[s]:,}" for s in SPLITS if splits[s])
         self.counts.setText(
             f"<b>{len(spec.classes)}</b> classes · <b>{len(spec):,}</b> images<br>{split_text}"
             + (f" (random split, seed {spec.seed})" if spec.seed is not None else "")
         )
-        self.warnings.setText("<br>".join(f"⚠ {html.escape(w)}" for w in spec.warnings))
+        self.warnings.setText("<br>".join(f"⚠ {html.escape(printable(w))}" for w in spec.warnings))
         self.warnings.setVisible(bool(spec.warnings))
         n = len(spec.skipped)
         self.skipped_label.setText(f"{n:,} file{'s' if n != 1 else ''} skipped" if n else "No files skipped")

@@ -13,6 +13,8 @@ import os
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
+from tlstudio.core.printable import printable
+
 from tlstudio.qt.widgets.thumbnail_loader import PixmapCache, ThumbnailLoader
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -124,9 +126,9 @@ class GalleryModel(QStringListModel):
                 return self._placeholder
             return pixmap
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.spec.items[item].name
+            return printable(self.spec.items[item].name)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{self.spec.items[item].name}\n{self.spec.labels[item]} · {self.spec.splits[item]}"
+            return f"{printable(self.spec.items[item].name)}\n{printable(self.spec.labels[item])} · {self.spec.splits[item]}"
         if role == PATH_ROLE:
             return self.spec.items[item]
         if role == LABEL_ROLE:

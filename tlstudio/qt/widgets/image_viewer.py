@@ -8,6 +8,8 @@ from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QImageReader, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
 
+from tlstudio.core.printable import printable
+
 VIEW_SIZE = 448
 
 
@@ -33,7 +35,7 @@ class ImageViewerDialog(QDialog):
     def __init__(self, path: Path, label: str, split: str, parent=None):
         super().__init__(parent)
         path = Path(path)
-        self.setWindowTitle(path.name)
+        self.setWindowTitle(printable(path.name))
         self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumSize(320, 320)
         self.picture.setStyleSheet("background: #20242a; border-radius: 4px;")
@@ -74,7 +76,8 @@ class ImageViewerDialog(QDialog):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for key, value in facts.items():
-            text = QLabel(value)
+            text = QLabel(printable(value))
+            text.setTextFormat(Qt.TextFormat.PlainText)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setWordWrap(True)
             form.addRow(f"<b>{key}</b>", text)

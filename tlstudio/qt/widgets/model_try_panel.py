@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from tlstudio.qt.widgets.image_drop_zone import IMAGE_SUFFIXES, ImageDropZone
 from tlstudio.qt.widgets.prediction_list import PredictionList
+from tlstudio.qt.widgets.trust_dialog import ask_trust
 from tlstudio.qt.workers import TaskSlot
 
 NO_MODEL = "No model yet: export one, or open a model file."
@@ -128,14 +128,7 @@ class ModelTryPanel(QGroupBox):
         self.status.setText(f"Loaded: {len(result.classes)} classes")
 
     def confirm_trust(self, message: str) -> bool:
-        answer = QMessageBox.warning(
-            self,
-            "Load a model of unknown origin?",
-            f"{message}.\n\nLoad it anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_trust(self, message)
 
     # -- predicting ------------------------------------------------------------------
     def _choose_images(self) -> None:

@@ -7,6 +7,8 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QPushButton, QTableView, QVBoxLayout
 
+from tlstudio.core.printable import printable
+
 COLUMNS = ("File", "Reason", "Detail")
 
 
@@ -20,10 +22,10 @@ class SkippedFilesDialog(QDialog):
         for entry in skipped:
             path = Path(entry.path)
             shown = _relative(path, root)
-            cells = [QStandardItem(shown), QStandardItem(entry.reason), QStandardItem(entry.detail)]
+            cells = [QStandardItem(printable(shown)), QStandardItem(entry.reason), QStandardItem(printable(entry.detail))]
             cells[0].setData(str(path), Qt.ItemDataRole.UserRole)
-            cells[0].setToolTip(str(path))
-            cells[2].setToolTip(entry.detail)
+            cells[0].setToolTip(printable(path))
+            cells[2].setToolTip(printable(entry.detail))
             for cell in cells:
                 cell.setEditable(False)
             self.model.appendRow(cells)
