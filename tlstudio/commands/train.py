@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from tlstudio.commands.console import ConsoleReporter
 from tlstudio.core.config import AUGMENT_PRESETS, TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -143,9 +144,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
+    from tlstudio.commands.console import cancel_on_sigint
+    from tlstudio.core import distributed
 
-    reporter = ConsoleReporter()
+    reporter = _reporter()
     spec = load_dataset(args, reporter)
     config = config_from_args(args)
     if args.export:
@@ -156,20 +158,50 @@ def run(args) -> int:
     with cancel_on_sigint(reporter):
         learn = training.prepare_learner(spec, config, reporter)
         if args.lr == "auto":
-            config = _auto_lr(spec, learn, config, reporter)
+            config = distributed.from_rank0(lambda: _auto_lr(spec, learn, config, reporter), learn)
             if config is None:
                 return EXIT_CANCELLED
         result = training.run(spec, config, reporter, learn=learn)
     reporter.note(result.message)
     status = {"completed": 0, "cancelled": EXIT_CANCELLED}.get(result.status, 1)
-    if args.export:
+    distributed.teardown()
+    if args.export and distributed.is_rank0():
         if result.kept_epoch is None:
             reporter.note(f"Not exported: no epoch completed, so {args.export} would hold an untrained model")
         else:
             from tlstudio.commands.export import export_trained
 
-            status = max(status, export_trained(result, args.export, force=args.force, reporter=reporter))
+            with distributed.solo():
+                status = max(status, export_trained(result, args.export, force=args.force, reporter=reporter))
     return status
+
+
+def _reporter() -> ConsoleReporter:
+    """The console; under torchrun only rank 0's, the other ranks print errors alone."""
+    from tlstudio.core import distributed
+
+    return ConsoleReporter() if distributed.is_rank0() else _ErrorsOnlyReporter(live=False)
+
+
+class _ErrorsOnlyReporter(ConsoleReporter):
+    def line(self, text: str = "") -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+    def _on_Message(self, e) -> None:
+        if e.level == "error":
+            self._rank_note(f"error: {e.text}")
+
+    def _on_FitEnd(self, e) -> None:
+        if e.status == "failed":
+            self._rank_note(e.detail)
+
+    def _rank_note(self, text: str) -> None:
+        from tlstudio.core import distributed
+
+        print(f"process {distributed.rank()}: {text}", file=self.err, flush=True)
 
 
 def _auto_lr(spec, learn, config: TrainConfig, reporter) -> TrainConfig | None:

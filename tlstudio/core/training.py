@@ -93,11 +93,13 @@ def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter |
     and metrics, body frozen. Seeded, so two calls with one seed agree."""
     from fastai.torch_core import set_seed
 
+    from tlstudio.core import distributed
     from tlstudio.core.data import make_dataloaders
     from tlstudio.core.device import choose_device, uses_mixed_precision
 
     reporter = reporter or NullReporter()
     device = choose_device(config.device)
+    distributed.setup(device)  # under torchrun: join its process group
     if config.seed is not None:
         set_seed(config.seed, reproducible=True)
     from tlstudio.core.models import get_arch
@@ -108,7 +110,7 @@ def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter |
     dls = make_dataloaders(
         spec,
         config.augment,
-        bs=config.bs,
+        bs=distributed.per_process_bs(config.bs),
         seed=config.seed,
         num_workers=config.num_workers,
         device=device,
@@ -158,10 +160,12 @@ def _stage1(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: 
 
 def _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth) -> bool:
     """Stage 1 on cached features; False when they would not fit in memory."""
+    from tlstudio.core import distributed
     from tlstudio.core.features import cache_features, head_learner
 
     run_log.position = (1, None)
-    features = cache_features(learn, reporter, adapt_depth=adapt_depth)
+    with distributed.global_batch(learn):  # every rank caches all of it, as one process would
+        features = cache_features(learn, reporter, adapt_depth=adapt_depth)
     if features is None:
         reporter.emit(Message("info", "Features too large to cache; training the head through the whole network"))
         return False
@@ -169,7 +173,7 @@ def _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth) -> b
     start = StageStart(
         1, "Head only, on cached features (body frozen)", config.freeze_epochs, len(head.dls.train), 1, len(lrs), lrs
     )
-    with head.no_bar(), head.no_logging():
+    with head.no_bar(), head.no_logging(), distributed.ctx(head):
         head.fit_one_cycle(
             config.freeze_epochs,
             config.stage1_lr,
@@ -243,7 +247,9 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     result says what happened and the learner holds usable weights."""
     from fastai.torch_core import set_seed
 
-    reporter = reporter or NullReporter()
+    from tlstudio.core import distributed
+
+    reporter = distributed.agreed_cancel(reporter or NullReporter())
     if learn is None:
         learn = prepare_learner(spec, config, reporter)
     if not config.auto_depth:
@@ -253,7 +259,7 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     run_log = RunLog(learn.model, keep_best=config.keep_best, patience=config.early_stopping_patience)
     error = ""
     try:
-        with learn.no_bar(), learn.no_logging(), recording_decode_failures(run_log.dropped):
+        with learn.no_bar(), learn.no_logging(), recording_decode_failures(run_log.dropped), distributed.ctx(learn):
             if config.freeze_epochs > 0:
                 planned = planned_depth(learn, spec, config) if config.epochs > 0 else 0
                 _stage1(learn, config, reporter, run_log, adapt_depth=planned)
@@ -265,10 +271,14 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     except Cancelled:
         run_log.cancelled = True
     except Exception as exc:  # a failed run still hands back the last good weights
-        log.exception("training failed")
-        error = _one_line(exc)
+        error = distributed.lost_peer(exc)  # under torchrun: no traceback for a rank that ended
+        if not error:
+            log.exception("training failed")
+            error = _one_line(exc)
     status = "failed" if error else "cancelled" if run_log.cancelled else "completed"
     kept = run_log.restore(finished=status == "completed")
+    if status != "failed":  # a failed rank ends the run; its peers may be gone
+        kept = distributed.agree(learn.model, kept)
     message = _summary(status, run_log, kept, error) + dropped_note(spec, run_log.dropped)
     reporter.emit(FitEnd(status=status, error=error, kept_epoch=kept, detail=message))
     return TrainResult(learn, spec, config, list(run_log.history), status, kept, message)
