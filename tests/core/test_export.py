@@ -316,3 +316,15 @@ def test_a_pickle_from_another_machine_loads_only_when_trusted(exported, tmp_pat
         load_model(foreign)
     model = load_model(foreign, trust=True)
     assert model.metadata is None and model.classes == ["bag", "sneaker", "trouser"]
+
+
+def test_the_app_predicts_exactly_like_its_exported_model(exported, trained_result):
+    """The trained learner's valid pipeline carries an identity warp (fastai's
+    AffineCoordTfm runs on valid batches too); the app's predictions leave it
+    out, as exports do, so the two agree to the last bit in one process."""
+    report, _ = exported
+    paths = valid_paths(trained_result.spec)
+    ours = loaded_from_learner(trained_result.learn).probabilities(paths)
+    theirs = load_model(report.path).probabilities(paths)
+    assert ours.shape == (len(paths), 3)
+    assert float(np.abs(ours - theirs).max()) < 1e-7

@@ -38,3 +38,10 @@ def test_the_methods_really_differ(odd_images):
     """Guards the test above: on a wide image crop, pad and squish give three different inputs."""
     outs = {m: np.asarray(sp.resize(sp.open_image(odd_images[0]), 24, m), dtype=np.int16) for m in ("crop", "pad", "squish")}
     assert all(np.abs(outs[a] - outs[b]).max() > 20 for a, b in (("crop", "pad"), ("crop", "squish"), ("pad", "squish")))
+
+
+def test_predict_py_runs_the_batches_the_app_runs():
+    """A convolution's rounding depends on its batch; verification compares to 1e-5."""
+    from tlstudio.core import inference_data, standalone_predict
+
+    assert standalone_predict.BATCH == inference_data.PREDICT_BS

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# One batch size for every prediction pass (the app's, an exported .pkl's,
+# a .tlsmodel's, predict.py's): a convolution's float rounding depends on the
+# batch it runs in, and verification compares probabilities to 1e-5.
+PREDICT_BS = 32
+
 
 def inference_dataloaders(meta: dict, device=None):
     """Empty DataLoaders whose valid-time transforms resize (`resize_method`,
@@ -44,7 +49,7 @@ def inference_dataloaders(meta: dict, device=None):
     dls = dsets.dataloaders(
         after_item=[Resize(int(meta["input_size"]), method=RESIZE_METHODS[meta["resize_method"]]), ToTensor()],
         after_batch=batch_tfms,
-        bs=64,
+        bs=PREDICT_BS,
         device=device,
     )
     return dls.new_empty()
@@ -113,11 +118,25 @@ def learner_probabilities(learn, paths):
 
             return np.zeros((0, len(learn.dls.vocab)), dtype=np.float32)
     # Worker processes cost more to start than a prediction batch takes.
-    dl = learn.dls.test_dl(items, num_workers=0)
+    dl = learn.dls.test_dl(items, bs=PREDICT_BS, num_workers=0)
+    if not isinstance(items, list):
+        dl = _without_identity_warp(dl)
     with learn.no_bar():
         # A test DataLoader is never shuffled, and fastai's reordering breaks on a skipped item.
         probs, _ = learn.get_preds(dl=dl, reorder=False)
     return probs.float().cpu().numpy()
+
+
+def _without_identity_warp(dl):
+    """A learner trained here carries `aug_transforms`, whose AffineCoordTfm
+    (split_idx None) resamples even valid-time batches through an identity
+    grid, shifting pixels by ~1e-5. Exported models carry no augmentation, so
+    the app predicts without it too: in-app and exported probabilities then
+    agree to float precision, as verification (1e-5) requires."""
+    from fastai.vision.augment import AffineCoordTfm
+
+    kept = [t for t in dl.after_batch.fs if not isinstance(t, AffineCoordTfm)]
+    return dl if len(kept) == len(dl.after_batch.fs) else dl.new(after_batch=kept)
 
 
 def _decoded(paths):

@@ -21,7 +21,7 @@ from PIL import Image
 
 # This file is copied beside exported models and imports nothing of TL Studio.
 IMAGE_SUFFIXES = {".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"}
-BATCH = 32
+BATCH = 32  # inference_data.PREDICT_BS: the same batches as the app, for the same float rounding
 
 
 def sidecar_path(model_path) -> Path:
