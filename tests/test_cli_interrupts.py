@@ -60,7 +60,7 @@ def test_second_ctrl_c_during_export_exits_130_and_leaves_no_temp_file(tiny_spec
         "def slow_verify(*args):\n"
         "    print('VERIFYING', file=sys.stderr, flush=True)\n"
         "    time.sleep(120)\n"
-        "export._verify = slow_verify\n"
+        "export.verify_file = slow_verify\n"
         "from tlstudio.__main__ import main\n"
         f"sys.exit(main(['train', {str(tiny_spec.root)!r}, '--freeze-epochs', '1', '--epochs', '5', '--size', '32',"
         f" '--bs', '8', '--device', 'cpu', '--export', {str(out / 'model.pkl')!r}]))\n"
@@ -76,5 +76,5 @@ def test_second_ctrl_c_during_export_exits_130_and_leaves_no_temp_file(tiny_spec
     assert "Cancelling training after the current batch" in output
     assert output.rstrip().endswith("tlstudio train: interrupted"), output
     assert "Traceback" not in output
-    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp") or ".export-" in p.name or p.name.endswith(".lock")]
     assert digest(tiny_spec.root) == before

@@ -50,7 +50,8 @@ def test_an_image_that_fails_to_decode_is_dropped_counted_and_named(spoiled, tmp
         f"valid/sneaker/{bad_valid.name}); the validation metrics cover 11 of 12 validation images"
     ), warnings[1]
     assert len(warnings) == 2  # named once, when first dropped, and in the summary
-    assert "exported and verified: the reloaded file predicts like the model on 11 validation images" in run.stderr
+    assert "exported and verified: reloaded in a fresh process" in run.stderr
+    assert "it predicts like the model on 11 images" in run.stderr
     assert "Traceback" not in run.stderr
     assert digest(spec.root) == before
 

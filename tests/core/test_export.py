@@ -322,9 +322,10 @@ def test_the_app_predicts_exactly_like_its_exported_model(exported, trained_resu
     """The trained learner's valid pipeline carries an identity warp (fastai's
     AffineCoordTfm runs on valid batches too); the app's predictions leave it
     out, as exports do, so the two agree to the last bit in one process."""
-    report, _ = exported
+    reports, _ = exported
     paths = valid_paths(trained_result.spec)
     ours = loaded_from_learner(trained_result.learn).probabilities(paths)
-    theirs = load_model(report.path).probabilities(paths)
     assert ours.shape == (len(paths), 3)
-    assert float(np.abs(ours - theirs).max()) < 1e-7
+    for fmt in ("tlsmodel", "pkl"):
+        theirs = load_model(reports[fmt].path).probabilities(paths)
+        assert float(np.abs(ours - theirs).max()) < 1e-7, fmt

@@ -180,11 +180,22 @@ def _step(reporter, done: int, total: int, text: str) -> None:
 
 
 def _verification_images(spec, images) -> list[Path]:
-    if images is not None:
-        return [Path(p) for p in images][:VERIFY_MAX_ITEMS]
-    if spec is None:
-        return []
-    return [Path(spec.items[i]) for i in spec.indices("valid")][:VERIFY_MAX_ITEMS]
+    """Up to VERIFY_MAX_ITEMS images that decode: a file broken since the scan
+    would make plain fastai's check fail on the file, not on the model."""
+    from tlstudio.core.image_check import ImageProblem, decode_checked
+
+    if images is None:
+        images = [] if spec is None else [spec.items[i] for i in spec.indices("valid")]
+    kept = []
+    for path in map(Path, images):
+        if len(kept) == VERIFY_MAX_ITEMS:
+            break
+        try:
+            decode_checked(path)
+        except ImageProblem:
+            continue
+        kept.append(path)
+    return kept
 
 
 def _message(fmt: str, v: Verification | None) -> str:
