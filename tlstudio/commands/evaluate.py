@@ -7,6 +7,8 @@ from __future__ import annotations
 
 
 def add_parser(subparsers) -> None:
+    from tlstudio.commands.predict import add_trust_argument
+
     parser = subparsers.add_parser(
         "evaluate",
         help="measure an exported model on a dataset's validation or test split",
@@ -19,8 +21,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--valid-pct", type=float, help="validation fraction for a random split (default: as trained)")
     parser.add_argument("--test-pct", type=float, default=0.0, help="test fraction for a random split (0)")
     parser.add_argument("--seed", type=int, help="seed of the random split (default: as trained)")
-    parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl or .pt this app did not export on this machine (both can run code: only files you trust)")
+    add_trust_argument(parser)
     parser.set_defaults(run=run)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    from tlstudio.commands.predict import add_trust_argument
+
     parser = subparsers.add_parser(
         "export",
         help="convert a model file to .tlsmodel, .pkl, .onnx or .pt, verified",
@@ -22,8 +24,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--images", nargs="+", metavar="IMAGE",
                         help="images (or folders) to verify on (default: the validation images of the model's dataset)")
-    parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl this app did not export on this machine (a pickle can run code: only files you trust)")
+    add_trust_argument(parser)
     parser.set_defaults(run=run)
 
 

@@ -26,8 +26,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--csv", metavar="FILE", help="also write the predictions to FILE as CSV")
-    parser.add_argument("--trust", action="store_true",
-                        help="load a .pkl or .pt this app did not export on this machine (both can run code: only files you trust)")
+    add_trust_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -94,6 +93,12 @@ def write_csv(path: Path, preds, top_k: int) -> None:
         ranked += [""] * (2 * top_k - len(ranked))
         out.writerow([str(p.path), p.label or "", "" if p.prob is None else f"{p.prob:.6f}", *ranked, p.error or ""])
     atomic_write_text(path, buf.getvalue())
+
+
+def add_trust_argument(parser) -> None:
+    """`--trust`, for every command that opens a model file; `load_trusted` reads it."""
+    parser.add_argument("--trust", action="store_true",
+                        help="load a .pkl or .pt this app did not export on this machine (both can run code: only files you trust)")
 
 
 def load_trusted(args):

@@ -98,6 +98,13 @@ def _train(spec: DatasetSpec, config: TrainConfig, reporter: Reporter):
     return training.run(spec, config, reporter)
 
 
+def save_weights(model, path) -> None:
+    """The state dict `LrFindJob(weights=path)` starts from, written by the process that holds the model."""
+    import torch
+
+    torch.save(model.state_dict(), path)
+
+
 @dataclass(frozen=True)
 class LrFindJob:
     """`lr_find.find_lr` for one stage, as a child-process target. Stage 2

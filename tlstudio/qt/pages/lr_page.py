@@ -58,10 +58,8 @@ def lr_find_task(spec, config, stage, trained, options, reporter, wrap=None):
     with tempfile.TemporaryDirectory(prefix="tlstudio-lr-") as tmp:
         weights = None
         if stage == 2 and trained is not None:
-            import torch
-
             weights = str(Path(tmp) / "trained.pth")
-            torch.save(trained.learn.model.state_dict(), weights)
+            training_process.save_weights(trained.learn.model, weights)
         job = training_process.LrFindJob(stage, dict(options), weights)
         return training_process.run_in_process(spec, config, reporter, target=wrap(job) if wrap else job)
 
