@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tlstudio.core import augment  # noqa: E402
 from tlstudio.core.config import AUGMENT_PRESETS, AugmentConfig  # noqa: E402
+from tlstudio.core.dataset import previews as augment  # noqa: E402
 from tlstudio.core.dataset import scan  # noqa: E402
 
 

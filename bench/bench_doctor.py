@@ -38,7 +38,7 @@ from tlstudio.core.dataset import scan  # noqa: E402
 from tlstudio.core.doctor import DoctorConfig, FeatureConfig, run_doctor  # noqa: E402
 from tlstudio.core.doctor.feature_pass import backbone_features  # noqa: E402
 from tlstudio.core.events import ListReporter, Progress  # noqa: E402
-from tlstudio.core.features import TASK as FEATURE_TASK  # noqa: E402
+from tlstudio.core.training.features import TASK as FEATURE_TASK  # noqa: E402
 
 TARGET_PIXEL_PASS_S = 60.0
 

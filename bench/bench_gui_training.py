@@ -105,7 +105,7 @@ def children_cpu_s() -> float:
 
 def run_headless(spec, config):
     """(w): in this process, warm."""
-    from tlstudio.core import training
+    from tlstudio.core.training.run import run as training
 
     rec = BatchRecorder()
     t0, c0 = time.perf_counter(), time.thread_time()
@@ -118,7 +118,7 @@ def run_headless(spec, config):
 
 def run_headless_process(spec, config):
     """(a): a fresh process, as the CLI."""
-    from tlstudio.core.training_process import run_in_process
+    from tlstudio.core.training.process import run_in_process
 
     rec = BatchRecorder()
     t0, c0 = time.perf_counter(), children_cpu_s()

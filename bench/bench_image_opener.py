@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from fastai.vision.core import PILImage  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tlstudio.core.data import open_image  # noqa: E402
+from tlstudio.core.dataset.loaders import open_image  # noqa: E402
 
 
 def per_image_us(opener, paths) -> float:

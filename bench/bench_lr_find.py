@@ -25,8 +25,8 @@ def main(argv=None) -> int:
 
     from tlstudio.core.config import AugmentConfig, TrainConfig
     from tlstudio.core.dataset import scan
-    from tlstudio.core.lr_find import find_lr
-    from tlstudio.core.training import prepare_learner
+    from tlstudio.core.training.lr_find import find_lr
+    from tlstudio.core.training.run import prepare_learner
 
     spec = scan(args.data)
     config = TrainConfig(augment=AugmentConfig(size=args.size), device="cpu")

@@ -39,7 +39,7 @@ DATASETS = ("fashion", "demo", "digits", "textures")
 def test_accuracy(learn, spec) -> float:
     from fastai.metrics import accuracy
 
-    from tlstudio.core.data import split_dataloader
+    from tlstudio.core.dataset.loaders import split_dataloader
 
     with learn.no_bar():
         preds, targets = learn.get_preds(dl=split_dataloader(learn.dls, spec, "test"))
@@ -51,8 +51,8 @@ def plain(spec, size: int, seed: int, epochs: int) -> dict:
     from fastai.torch_core import set_seed
 
     from tlstudio.core.config import AugmentConfig
-    from tlstudio.core.data import make_dataloaders
-    from tlstudio.core.models import build_learner
+    from tlstudio.core.dataset.loaders import make_dataloaders
+    from tlstudio.core.models.learner import build_learner
 
     t0 = time.perf_counter()
     set_seed(seed, reproducible=True)
@@ -66,8 +66,8 @@ def plain(spec, size: int, seed: int, epochs: int) -> dict:
 
 
 def engine(spec, size: int, seed: int) -> dict:
-    from tlstudio.core import training
     from tlstudio.core.config import AugmentConfig, TrainConfig
+    from tlstudio.core.training.run import run as training
 
     config = TrainConfig(augment=AugmentConfig(size=size), device="cpu", seed=seed)
     t0 = time.perf_counter()

@@ -48,7 +48,7 @@ class Clock:
 
 
 def one_run(spec, config) -> tuple[float, float]:
-    from tlstudio.core.training_process import run_in_process
+    from tlstudio.core.training.process import run_in_process
 
     clock = Clock()
     result = run_in_process(spec, config, clock)
@@ -64,9 +64,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ready-wait", type=float, default=15.0, help="seconds the ready process gets to import")
     args = parser.parse_args(argv)
 
-    from tlstudio.core import training_process
     from tlstudio.core.config import AugmentConfig, TrainConfig
     from tlstudio.core.dataset import scan
+    from tlstudio.core.training import process as training_process
 
     spec = scan(args.data)
     config = TrainConfig(augment=AugmentConfig(size=32), freeze_epochs=1, epochs=0, device="cpu", seed=42)

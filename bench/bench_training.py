@@ -41,7 +41,7 @@ TRAIN_PER_CLASS, VALID_PER_CLASS = 200, 50
 def build_spec(root: Path):
     from fashion_mnist import write_fashion_mnist
 
-    from tlstudio.core.dataset import DatasetSpec
+    from tlstudio.core.dataset.spec import DatasetSpec
 
     write_fashion_mnist(root, per_class=TRAIN_PER_CLASS, splits=True)
     items, labels, splits = [], [], []
@@ -87,8 +87,8 @@ def plain_recipe(spec, size: int, seed: int):
     from fastai.torch_core import set_seed
 
     from tlstudio.core.config import AugmentConfig
-    from tlstudio.core.data import make_dataloaders
-    from tlstudio.core.models import build_learner
+    from tlstudio.core.dataset.loaders import make_dataloaders
+    from tlstudio.core.models.learner import build_learner
 
     set_seed(seed, reproducible=True)
     dls = make_dataloaders(spec, AugmentConfig(size=size), bs=64, seed=seed, device="cpu")
@@ -100,7 +100,7 @@ def plain_recipe(spec, size: int, seed: int):
 
 
 def engine(spec, config):
-    from tlstudio.core import training
+    from tlstudio.core.training.run import run as training
 
     learn = training.prepare_learner(spec, config)
     with Clock() as clock:

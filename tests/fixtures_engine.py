@@ -29,7 +29,7 @@ TINY_VALID_PER_CLASS = 4
 def make_tiny_spec(root: Path, demo: Path, classes=TINY_CLASSES, per_class=TINY_PER_CLASS):
     """Copy `per_class` demo images of each class into root/{train,valid}/<class>/
     and describe them as a DatasetSpec."""
-    from tlstudio.core.dataset import DatasetSpec
+    from tlstudio.core.dataset.spec import DatasetSpec
 
     items, labels, splits = [], [], []
     for label in classes:
@@ -73,8 +73,8 @@ def tiny_config():
 @pytest.fixture(scope="session")
 def trained_run(tiny_spec, tiny_config):
     """A real run with its events, and the head module it started from."""
-    from tlstudio.core import training
     from tlstudio.core.events import ListReporter
+    from tlstudio.core.training.run import run as training
 
     learn = training.prepare_learner(tiny_spec, tiny_config)
     head = learn.model[1]

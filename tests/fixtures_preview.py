@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.dataset.spec import DatasetSpec
 
 PREVIEW_COLOURS = {"blue": (40, 60, 210), "green": (40, 190, 60), "red": (210, 40, 40)}
 

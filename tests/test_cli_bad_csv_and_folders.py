@@ -10,7 +10,7 @@ from core.broken_files import good_png, make_class_folders
 from core.cli_run import tlstudio
 from core.source_digest import digest
 
-from tlstudio.core.dataset_folders import MAX_DEPTH
+from tlstudio.core.dataset.folders import MAX_DEPTH
 
 
 @pytest.fixture(autouse=True)

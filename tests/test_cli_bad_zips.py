@@ -13,7 +13,7 @@ from core.broken_files import good_png, make_class_folders
 from core.cli_run import tlstudio
 from core.source_digest import digest
 
-from tlstudio.core import dataset_zip
+from tlstudio.core.dataset import zip_cache as dataset_zip
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ def test_an_unwritable_target_is_refused_before_training_with_another_path(tiny_
 def test_a_failed_export_keeps_the_model_in_the_data_folder(trained_result, tmp_path, monkeypatch):
     from tlstudio.commands.console import ConsoleReporter
     from tlstudio.commands.export import export_trained
-    from tlstudio.core.export import load_model
-    from tlstudio.core.export_target import models_folder
+    from tlstudio.core.delivery.export import load_model
+    from tlstudio.core.delivery.target import models_folder
 
     monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "data"))
     notes = []
@@ -51,7 +51,7 @@ def test_a_failed_export_keeps_the_model_in_the_data_folder(trained_result, tmp_
 
 def test_predict_writes_csv(trained_result, tmp_path, capsys):
     from tlstudio.cli import main
-    from tlstudio.core.export import export_model
+    from tlstudio.core.delivery.export import export_model
 
     model = export_model(trained_result.learn, tmp_path / "m.tlsmodel", spec=trained_result.spec,
                          config=trained_result.config, verify=False).path
@@ -74,7 +74,7 @@ def test_predict_writes_csv(trained_result, tmp_path, capsys):
 
 def test_export_refuses_an_onnx_source(trained_result, tmp_path, capsys):
     from tlstudio.cli import main
-    from tlstudio.core.export import export_model
+    from tlstudio.core.delivery.export import export_model
 
     onnx = export_model(trained_result.learn, tmp_path / "m.onnx", spec=trained_result.spec,
                         config=trained_result.config, verify=False).path
@@ -85,7 +85,7 @@ def test_export_refuses_an_onnx_source(trained_result, tmp_path, capsys):
 
 def test_evaluate_a_tlsmodel(trained_result, tmp_path, capsys):
     from tlstudio.cli import main
-    from tlstudio.core.export import export_model
+    from tlstudio.core.delivery.export import export_model
 
     model = export_model(trained_result.learn, tmp_path / "m.tlsmodel", spec=trained_result.spec,
                          config=trained_result.config, verify=False).path

@@ -47,7 +47,7 @@ def test_models_table_shows_hub_cache_after_an_import(tmp_path):
 
 
 def test_models_import_checks_the_file_and_fills_the_hub_cache(tmp_path):
-    from tlstudio.core.weights import OFFLINE
+    from tlstudio.core.models.weights import OFFLINE
 
     torch_home = tmp_path / "torch"
     bad = tmp_path / "résumé weights.pth"

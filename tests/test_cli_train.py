@@ -187,7 +187,7 @@ def test_unfreeze_auto_is_the_default_and_a_number_is_kept(tiny_spec):
     from tlstudio.cli import build_parser
     from tlstudio.commands.lr_find import _depth
     from tlstudio.commands.train import config_from_args
-    from tlstudio.core.model_choice import recommend_depth
+    from tlstudio.core.training.advice import recommend_depth
 
     parser = build_parser()
     auto = config_from_args(parser.parse_args(["train", "data"]))

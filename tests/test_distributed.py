@@ -106,7 +106,7 @@ import json, os, sys
 import torch
 from fastai.data.load import DataLoader
 from fastai.distributed import DistributedDL
-from tlstudio.core import distributed
+from tlstudio.core.training import distributed
 
 distributed.setup(torch.device("cpu"))
 rank = distributed.rank()

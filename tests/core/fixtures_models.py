@@ -6,13 +6,13 @@ import pytest
 from PIL import Image
 
 from tlstudio.core.config import AugmentConfig
-from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.dataset.spec import DatasetSpec
 
 
 @pytest.fixture(scope="session")
 def tiny_dls(tmp_path_factory):
     """2 classes x 8 random 32 px PNGs (6 train, 2 valid each), batch size 4."""
-    from tlstudio.core.data import make_dataloaders
+    from tlstudio.core.dataset.loaders import make_dataloaders
 
     root = tmp_path_factory.mktemp("tiny_models")
     rng = np.random.default_rng(0)
@@ -34,7 +34,7 @@ def meta_learner(dls, arch: str):
     structure and layer groups, without spending time on weight init."""
     import torch
 
-    from tlstudio.core.models import build_learner
+    from tlstudio.core.models.learner import build_learner
 
     with torch.device("meta"):
         return build_learner(dls, arch, pretrained=False)

@@ -6,9 +6,9 @@ import pytest
 from fixtures_preview import PREVIEW_COLOURS, preview_spec  # noqa: F401  (fixture)
 from PIL import Image
 
-from tlstudio.core import augment
 from tlstudio.core.config import AUGMENT_PRESETS, AugmentConfig
-from tlstudio.core.dataset import DatasetError
+from tlstudio.core.dataset import previews as augment
+from tlstudio.core.dataset.spec import DatasetError
 
 ON = AugmentConfig(size=48)
 OFF = AUGMENT_PRESETS["none"].with_(size=48)
@@ -98,8 +98,8 @@ def test_pipeline_summary_names_fastai_transforms(preview_spec):
 
 def test_pipeline_summary_normalizes_as_the_architecture_trains(preview_spec):
     """The line the Augment page shows names the statistics training uses."""
-    from tlstudio.core.data import batch_tfms
-    from tlstudio.core.models import get_arch
+    from tlstudio.core.dataset.loaders import batch_tfms
+    from tlstudio.core.models.registry import get_arch
 
     for arch in ("tf_efficientnet_lite0", "mobilenet_v2"):
         info = get_arch(arch)

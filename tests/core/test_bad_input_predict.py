@@ -10,8 +10,8 @@ import pytest
 from PIL import ImageFile
 from source_digest import damaged_data_png, digest, huge_jpeg
 
-from tlstudio.core.export import export_model, load_model, predict
-from tlstudio.core.image_check import DEFAULT_MAX_PIXELS
+from tlstudio.core.dataset.image_check import DEFAULT_MAX_PIXELS
+from tlstudio.core.delivery.export import export_model, load_model, predict
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +80,9 @@ def test_predict_cli_names_each_bad_image_and_exits_1(model_file, images, tmp_pa
 def test_evaluation_leaves_out_an_image_that_no_longer_decodes(model_file, trained_result, tmp_path, monkeypatch):
     """A fresh process (an exported model, nothing known about the files) and
     the window's process (told by the training process what it dropped)."""
-    from tlstudio.core import data
+    from tlstudio.core.dataset import loaders as data
     from tlstudio.core.dataset import scan
-    from tlstudio.core.interpret import interpret
+    from tlstudio.core.delivery.interpret import interpret
 
     root = tmp_path / "photos"
     for item, label, split in zip(trained_result.spec.items, trained_result.spec.labels, trained_result.spec.splits):

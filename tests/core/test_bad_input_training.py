@@ -8,9 +8,9 @@ import pytest
 from fixtures_engine import make_tiny_spec
 from source_digest import damaged_data_png, digest, huge_jpeg
 
-from tlstudio.core.data import open_image, recording_decode_failures
 from tlstudio.core.dataset import scan
-from tlstudio.core.image_check import DEFAULT_MAX_PIXELS, ImageProblem, decode_checked
+from tlstudio.core.dataset.image_check import DEFAULT_MAX_PIXELS, ImageProblem, decode_checked
+from tlstudio.core.dataset.loaders import open_image, recording_decode_failures
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_the_opener_skips_rather_than_substitutes(spoiled):
 def test_one_pixel_limit_and_no_decode_above_it(tmp_path, monkeypatch):
     """A 12000 x 12000 JPEG: refused from its header by scan, training and
     predict alike, and never handed to PIL's decoder."""
-    from tlstudio.core import image_check
+    from tlstudio.core.dataset import image_check
 
     big = huge_jpeg(tmp_path / "big.jpg")
     before = digest(tmp_path)

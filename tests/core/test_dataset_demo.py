@@ -1,7 +1,7 @@
 """The bundled demo dataset: 10 Fashion-MNIST classes x 60 PNGs, small, licensed, and scans cleanly."""
 from __future__ import annotations
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 
 CLASSES = ["ankle-boot", "bag", "coat", "dress", "pullover", "sandal", "shirt", "sneaker", "t-shirt", "trouser"]
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tlstudio.core.dataset import DatasetError, scan
-from tlstudio.core.dataset_edits import DatasetEdits
+from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.edits import DatasetEdits
+from tlstudio.core.dataset.spec import DatasetError
 
 
 def test_edits_change_what_the_spec_holds_and_leave_the_files(tiny_spec):

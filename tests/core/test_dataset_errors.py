@@ -6,8 +6,9 @@ import os
 import pytest
 from broken_files import good_png, make_class_folders, text_named_jpg
 
-from tlstudio.core import dataset_layouts
-from tlstudio.core.dataset import DatasetError, scan
+from tlstudio.core.dataset import layouts as dataset_layouts
+from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.spec import DatasetError
 from tlstudio.core.errors import UserFacingError
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from broken_files import good_png, make_class_folders
 
-from tlstudio.core.dataset import DatasetError, scan
+from tlstudio.core.dataset.scan import scan
+from tlstudio.core.dataset.spec import DatasetError
 
 COUNTS = {"cat": 6, "dog": 5, "owl": 4}
 

@@ -71,7 +71,7 @@ def test_every_reason_the_code_can_give_has_a_title():
     from pathlib import Path
 
     import tlstudio.core as core
-    from tlstudio.core.dataset import SKIP_REASONS
+    from tlstudio.core.dataset.spec import SKIP_REASONS
 
     source = "".join(
         (Path(core.__file__).parent / f).read_text()

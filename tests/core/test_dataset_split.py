@@ -91,7 +91,7 @@ def test_cancel_while_listing(tmp_path):
 
 def test_thread_pool_path_gives_the_same_spec_and_can_be_cancelled(tmp_path, monkeypatch):
     """Files that read slowly (not in the page cache) are checked in a thread pool."""
-    from tlstudio.core import dataset
+    from tlstudio.core.dataset import scan as dataset
 
     root = make_class_folders(tmp_path / "d", {"a": 300, "b": 300}, size=8)
     good_png(root / "a" / "zz.png")

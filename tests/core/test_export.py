@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlstudio.core.events import ListReporter, Progress
-from tlstudio.core.export import (
+from tlstudio.core.delivery.export import (
     ModelFileError,
     UntrustedModelError,
     dataset_fingerprint,
@@ -21,6 +20,7 @@ from tlstudio.core.export import (
     predict,
     sha256_file,
 )
+from tlstudio.core.events import ListReporter, Progress
 
 SUFFIXES = {"tlsmodel": ".tlsmodel", "pkl": ".pkl", "onnx": ".onnx", "torchscript": ".pt"}
 TOLERANCE = {"tlsmodel": 1e-5, "pkl": 1e-5, "torchscript": 1e-5, "onnx": 1e-4}
@@ -251,7 +251,7 @@ def test_the_model_in_memory_predicts_like_its_learner(trained_result):
 
 
 def test_exporting_again_replaces_only_with_overwrite(trained_result, tmp_path):
-    from tlstudio.core.export_target import ExportTargetError
+    from tlstudio.core.delivery.target import ExportTargetError
 
     target = tmp_path / "again.pkl"
     kwargs = dict(spec=trained_result.spec, config=trained_result.config)

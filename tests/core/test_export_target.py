@@ -8,8 +8,8 @@ from collections import namedtuple
 
 import pytest
 
-from tlstudio.core import export_target
-from tlstudio.core.export_target import (
+from tlstudio.core.delivery import target as export_target
+from tlstudio.core.delivery.target import (
     ExportTargetError,
     check_target,
     lock_path,
@@ -78,8 +78,8 @@ def test_a_stale_lock_is_taken_over(tmp_path):
 def test_a_disk_filling_up_mid_write_leaves_the_old_file_and_names_another_path(trained_result, tmp_path, monkeypatch):
     import errno
 
-    from tlstudio.core import export
-    from tlstudio.core.export import export_model
+    from tlstudio.core.delivery import export
+    from tlstudio.core.delivery.export import export_model
 
     target = tmp_path / "model.tlsmodel"
     target.write_bytes(b"the previous model")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from tlstudio.core.events import EpochEnd, NullReporter, StageStart
-from tlstudio.core.features import cache_features, parameter_free_prefix, trainable_head
+from tlstudio.core.training.features import cache_features, parameter_free_prefix, trainable_head
 
 
 def test_stage1_ran_on_cached_features_and_trained_the_learners_own_head(trained_run):
@@ -51,15 +51,15 @@ def test_features_too_large_to_cache_fall_back(trained_result):
 
 
 def _bn_buffers(learn, depth):
-    from tlstudio.core.features import trained_batchnorms
+    from tlstudio.core.training.features import trained_batchnorms
 
     return [torch.cat([m.running_mean, m.running_var]).clone() for m in trained_batchnorms(learn, depth)]
 
 
 def test_caching_gives_the_groups_stage_2_trains_this_datas_batchnorm_statistics(tiny_spec, tiny_config, monkeypatch):
-    from tlstudio.core import features
-    from tlstudio.core.features import ADAPT_BATCHES, trained_batchnorms
-    from tlstudio.core.training import prepare_learner
+    from tlstudio.core.training import features
+    from tlstudio.core.training.features import ADAPT_BATCHES, trained_batchnorms
+    from tlstudio.core.training.run import prepare_learner
 
     learn = prepare_learner(tiny_spec, tiny_config)
     before = _bn_buffers(learn, None)
@@ -85,7 +85,7 @@ def test_caching_gives_the_groups_stage_2_trains_this_datas_batchnorm_statistics
 
 
 def test_stage_2_leaves_the_frozen_groups_batchnorm_statistics_pretrained(trained_result, tiny_spec, tiny_config):
-    from tlstudio.core.training import prepare_learner
+    from tlstudio.core.training.run import prepare_learner
 
     fresh = prepare_learner(tiny_spec, tiny_config)
     depth = trained_result.config.unfreeze_depth

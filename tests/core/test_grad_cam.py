@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tlstudio.core import training
 from tlstudio.core.config import AugmentConfig
-from tlstudio.core.grad_cam import grad_cam
+from tlstudio.core.delivery.grad_cam import grad_cam
+from tlstudio.core.training.run import run as training
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_the_map_lies_on_the_object(learn, tiny_spec, corner, tmp_path):
 def test_the_predicted_class_by_default(learn, tiny_spec):
     sneaker = next(p for p, l in zip(tiny_spec.items, tiny_spec.labels) if l == "sneaker")
     cam = grad_cam(learn, sneaker)
-    from tlstudio.core.inference_data import test_items
+    from tlstudio.core.delivery.inference_data import test_items
 
     probs, _ = learn.get_preds(dl=learn.dls.test_dl(test_items(learn, [sneaker])))
     assert cam.target == int(probs[0].argmax()) and cam.probability == pytest.approx(float(probs[0].max()), abs=1e-5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from broken_files import BROKEN, GOOD_NAMES, ODD_MODES, good_jpeg, good_png, huge_header_png, jpeg_bytes
 
-from tlstudio.core.image_check import DEFAULT_MAX_PIXELS, check_image
+from tlstudio.core.dataset.image_check import DEFAULT_MAX_PIXELS, check_image
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
@@ -25,7 +25,7 @@ def test_odd_modes_are_accepted_with_their_mode(tmp_path, name):
 
 
 def test_odd_modes_really_load_as_rgb_through_the_data_pipeline(tmp_path):
-    from tlstudio.core.data import open_image
+    from tlstudio.core.dataset.loaders import open_image
 
     for name, (writer, _) in ODD_MODES.items():
         img = open_image(writer(tmp_path / name))
@@ -64,8 +64,8 @@ def test_jpeg_with_trailing_bytes_after_the_end_marker_is_still_whole(tmp_path):
 
 
 def test_jpeg_larger_than_one_read_and_with_big_metadata(tmp_path):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     big = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8))
     path = tmp_path / "exif.jpg"

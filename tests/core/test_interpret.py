@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlstudio.core.dataset import DatasetError
+from tlstudio.core.dataset.spec import DatasetError
+from tlstudio.core.delivery.interpret import interpret
 from tlstudio.core.events import Cancelled, ListReporter, Progress
-from tlstudio.core.interpret import interpret
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_cancel_stops_after_the_current_batch(trained_result, tiny_spec):
 
 
 def test_a_loaded_export_is_measured_on_the_specs_validation_items(interp, trained_result, tiny_spec, tmp_path):
-    from tlstudio.core.export import export_model, load_model
+    from tlstudio.core.delivery.export import export_model, load_model
 
     export_model(trained_result.learn, tmp_path / "m.pkl", spec=tiny_spec, config=trained_result.config, verify=False)
     loaded = load_model(tmp_path / "m.pkl")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tlstudio.core.events import ListReporter, LrFindProgress, Message
-from tlstudio.core.lr_find import find_lr, run_lr_find
+from tlstudio.core.training.lr_find import find_lr, run_lr_find
 
 NAMES = ("valley", "slide", "minimum", "steep")
 # A short sweep keeps the test quick; the range stops before the loss can
@@ -16,7 +16,7 @@ SWEEP = dict(start_lr=1e-6, end_lr=0.1, num_it=24)
 
 @pytest.fixture(scope="module")
 def learn(tiny_spec, tiny_config):
-    from tlstudio.core.training import prepare_learner
+    from tlstudio.core.training.run import prepare_learner
 
     return prepare_learner(tiny_spec, tiny_config)
 
@@ -135,7 +135,7 @@ def test_an_error_mid_sweep_still_restores_weights(learn):
 
 def test_stage1_probes_the_head_on_cached_features_and_restores_it(learn, tiny_spec, tiny_config):
     from tlstudio.core.events import Progress
-    from tlstudio.core.features import TASK
+    from tlstudio.core.training.features import TASK
 
     learn.unfreeze()  # whatever state it was left in, stage 1 probes the head alone
     before = snapshot(learn)

@@ -6,8 +6,8 @@ from pathlib import Path
 from fixtures_preview import preview_spec  # noqa: F401  (fixture)
 
 from tlstudio.core.config import AugmentConfig
-from tlstudio.core.dataset import DatasetSpec
-from tlstudio.core.model_choice import arch_groups, recommend_arch, recommend_depth
+from tlstudio.core.dataset.spec import DatasetSpec
+from tlstudio.core.training.advice import arch_groups, recommend_arch, recommend_depth
 
 
 def spec_with(per_class: int, classes=("a", "b")) -> DatasetSpec:
@@ -55,7 +55,7 @@ def test_default_architecture_prefers_small_models_on_cpu_and_weights_on_this_ma
 
 
 def test_arch_groups_are_the_learners_groups_frozen_to_depth(preview_spec):
-    from tlstudio.core.augment import preview_loaders
+    from tlstudio.core.dataset.previews import preview_loaders
 
     dls = preview_loaders(preview_spec, AugmentConfig(size=32))
     groups = arch_groups(dls, "mobilenet_v2", depth=2)

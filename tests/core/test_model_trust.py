@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tlstudio.core.export import FORMAT, UntrustedModelError, load_model, sha256_file, sidecar_path
-from tlstudio.core.trusted_files import exported_here, record_path, remember_export
+from tlstudio.core.delivery.export import FORMAT, UntrustedModelError, load_model, sha256_file, sidecar_path
+from tlstudio.core.delivery.trusted_files import exported_here, record_path, remember_export
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,14 +9,10 @@ import pytest
 import torch
 from fixtures_models import isolated_hf_cache, tiny_dls  # noqa: F401
 
-from tlstudio.core.models import (
-    ARCHS,
-    TorchvisionArch,
-    build_learner,
-    get_arch,
-    layer_groups,
-)
-from tlstudio.core.weights import WeightsUnavailable, resolve_weights
+from tlstudio.core.models.groups import layer_groups
+from tlstudio.core.models.learner import TorchvisionArch, build_learner
+from tlstudio.core.models.registry import ARCHS, get_arch
+from tlstudio.core.models.weights import WeightsUnavailable, resolve_weights
 
 pytestmark = pytest.mark.usefixtures("isolated_hf_cache")
 
@@ -139,7 +135,7 @@ def test_untrained_learner_predicts_on_real_batches(tiny_dls):
 
 
 def test_a_broken_file_in_the_hub_cache_is_named(tiny_dls):
-    from tlstudio.core.weights import WeightsFileError, canonical_file
+    from tlstudio.core.models.weights import WeightsFileError, canonical_file
 
     broken = canonical_file("resnet18")
     broken.parent.mkdir(parents=True)
@@ -154,8 +150,8 @@ def test_registry_and_weights_status_load_neither_torch_nor_fastai():
     import sys
 
     code = (
-        "import sys; from tlstudio.core.models import ARCHS; "
-        "print([a.weights_label() for a in ARCHS.values()].count('not on this machine')); "
+        "import sys; from tlstudio.core.models.registry import ARCHS; from tlstudio.core.models.weights import weights_label; "
+        "print([weights_label(a) for a in ARCHS].count('not on this machine')); "
         "print(sorted(m for m in ('torch', 'fastai', 'torchvision', 'timm') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlstudio.core.events import ListReporter, Progress
-from tlstudio.core.export import Prediction
-from tlstudio.core.predict_batch import (
+from tlstudio.core.delivery.export import Prediction
+from tlstudio.core.delivery.predict_batch import (
     CHUNK,
     expand_inputs,
     in_memory_model,
@@ -21,6 +20,7 @@ from tlstudio.core.predict_batch import (
     score,
     write_csv,
 )
+from tlstudio.core.events import ListReporter, Progress
 
 
 def labelled_folder(root: Path, spec, per_class: int = 2) -> Path:

@@ -6,12 +6,12 @@ from fixtures_preview import preview_spec  # noqa: F401  (fixture)
 
 from tlstudio.core.config import AugmentConfig
 from tlstudio.core.events import Cancelled, ListReporter, Progress
-from tlstudio.core.speed import measure_speed
+from tlstudio.core.training.speed import measure_speed
 
 
 @pytest.fixture(scope="module")
 def dls(preview_spec):
-    from tlstudio.core.augment import preview_loaders
+    from tlstudio.core.dataset.previews import preview_loaders
 
     return preview_loaders(preview_spec, AugmentConfig(size=32))
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 from fixtures_models import meta_learner, tiny_dls  # noqa: F401
 
-from tlstudio.core.models import (
-    ARCHS,
-    depth_to_freeze_to,
-    discriminative_lrs,
-    layer_groups,
-)
-from tlstudio.core.splitters import SPLITS, group_names
+from tlstudio.core.models.groups import depth_to_freeze_to, discriminative_lrs, layer_groups
+from tlstudio.core.models.registry import ARCHS
+from tlstudio.core.models.splitters import SPLITS, group_names
 
 
 def _norm_param_ids(model) -> set[int]:
@@ -65,9 +61,9 @@ def test_depth_to_freeze_to():
 
 
 def test_discriminative_lrs_match_what_fastai_sets(tiny_dls):
-    from tlstudio.core.models import build_learner
-
     from fastai.callback.training import ShortEpochCallback
+
+    from tlstudio.core.models.learner import build_learner
 
     learn = build_learner(tiny_dls, "mobilenet_v2", pretrained=True)
     learn.freeze_to(-3)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tlstudio.core import standalone_predict as sp
-from tlstudio.core.inference_data import inference_dataloaders
+from tlstudio.core.delivery import standalone_predict as sp
+from tlstudio.core.delivery.inference_data import inference_dataloaders
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,6 @@ def test_the_methods_really_differ(odd_images):
 
 def test_predict_py_runs_the_batches_the_app_runs():
     """A convolution's rounding depends on its batch; verification compares to 1e-5."""
-    from tlstudio.core import inference_data, standalone_predict
+    from tlstudio.core.delivery import inference_data, standalone_predict
 
     assert standalone_predict.BATCH == inference_data.PREDICT_BS

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 
-from tlstudio.core import training
-from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, ListReporter, Message, Progress, StageEnd, StageStart
 from fixtures_engine import best_epoch
+
+from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, ListReporter, Message, Progress, StageEnd, StageStart
+from tlstudio.core.training.run import run as training
 
 METRICS = {"accuracy", "error_rate", "f1_macro"}
 
@@ -133,7 +134,7 @@ def test_each_architecture_gets_the_normalisation_its_weights_expect(tiny_spec, 
 
 
 def test_stage2_trains_the_recommended_depth_and_says_why(trained_run, tiny_spec):
-    from tlstudio.core.model_choice import recommend_depth
+    from tlstudio.core.training.advice import recommend_depth
 
     head = [e for e in trained_run.events if isinstance(e, EpochEnd) and e.stage == 1][-1]
     advice = recommend_depth(tiny_spec, 5, head_accuracy=head.metrics["accuracy"])

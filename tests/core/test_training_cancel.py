@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tlstudio.core import training
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, ListReporter, Progress, StageStart
+from tlstudio.core.training.run import run as training
 
 
 def _weights(model) -> dict:
@@ -102,7 +102,7 @@ def _is_norm(module_params, p) -> bool:
 def test_unfreeze_depth_leaves_the_right_groups_frozen(tiny_spec, tiny_config, depth):
     from torch import nn
 
-    from tlstudio.core.models import layer_groups
+    from tlstudio.core.models.groups import layer_groups
 
     config = tiny_config.with_(freeze_epochs=0, epochs=1, unfreeze_depth=depth)
     learn = training.prepare_learner(tiny_spec, config)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from tlstudio.core.device import choose_device, uses_mixed_precision
 from tlstudio.core.errors import UserFacingError
+from tlstudio.core.training.device import choose_device, uses_mixed_precision
 
 
 def test_auto_picks_the_fastest_device_present():

@@ -14,9 +14,9 @@ import pytest
 import train_targets
 
 from tlstudio.core.errors import UserFacingError
-from tlstudio.core import training_process
 from tlstudio.core.events import BatchEnd, Cancelled, EpochEnd, FitEnd, ListReporter, Message, StageStart
-from tlstudio.core.training_process import TrainingProcessError, run_in_process
+from tlstudio.core.training import process as training_process
+from tlstudio.core.training.process import TrainingProcessError, run_in_process
 
 TESTS = Path(__file__).resolve().parent.parent
 
@@ -115,8 +115,8 @@ def test_the_child_exits_when_its_parent_is_killed(tmp_path, tiny_spec):
         sys.path.insert(0, {str(TESTS)!r})
         import train_targets
         from tlstudio.core.config import TrainConfig
-        from tlstudio.core.dataset import DatasetSpec
-        from tlstudio.core.training_process import run_in_process
+        from tlstudio.core.dataset.spec import DatasetSpec
+        from tlstudio.core.training.process import run_in_process
 
         if __name__ == "__main__":
             spec = DatasetSpec(root={str(tiny_spec.root)!r}, layout="folders", items=[], labels=[], splits=[], classes=[])
@@ -181,7 +181,7 @@ def test_an_interpreter_that_exits_with_a_ready_process_does_not_wait_for_it(tmp
     script = tmp_path / "exits.py"
     script.write_text(textwrap.dedent("""
         import time
-        from tlstudio.core import training_process
+        from tlstudio.core.training import process as training_process
 
         if __name__ == "__main__":
             print(training_process.prestart(), flush=True)

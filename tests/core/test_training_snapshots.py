@@ -5,13 +5,13 @@ import math
 
 import pytest
 import torch
+from fixtures_engine import best_epoch
 from torch import nn
 
-from fixtures_engine import best_epoch
-from tlstudio.core import training
-from tlstudio.core.callbacks import RunLog
 from tlstudio.core.config import TrainConfig
 from tlstudio.core.events import EpochEnd, ListReporter
+from tlstudio.core.training.callbacks import RunLog
+from tlstudio.core.training.run import run as training
 
 
 def _epoch(global_epoch, valid_loss, stage=1, accuracy=None):

@@ -12,11 +12,11 @@ import pytest
 import torch
 from fixtures_models import isolated_hf_cache  # noqa: F401
 
-from tlstudio.core import weights
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.events import Cancelled, DownloadProgress, ListReporter
-from tlstudio.core.models import ARCHS, get_arch
-from tlstudio.core.weights import (
+from tlstudio.core.models import weights
+from tlstudio.core.models.registry import ARCHS, get_arch
+from tlstudio.core.models.weights import (
     OFFLINE,
     WeightsFileError,
     WeightsUnavailable,
@@ -24,6 +24,7 @@ from tlstudio.core.weights import (
     import_weights_file,
     resolve_weights,
     weights_available,
+    weights_label,
 )
 
 pytestmark = pytest.mark.usefixtures("isolated_hf_cache")
@@ -70,7 +71,7 @@ def test_lite0_keys_map_onto_every_timm_key_with_its_shape():
 
 def test_weights_not_on_this_machine_give_an_actionable_error():
     assert weights_available("resnet50") is None
-    assert get_arch("resnet50").weights_label() == "not on this machine"
+    assert weights_label("resnet50") == "not on this machine"
     with pytest.raises(WeightsUnavailable) as err:
         resolve_weights("resnet50")  # tries the download; the test network is blocked
     text = str(err.value)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fixtures_shell import make_dataset
 
 
@@ -16,7 +15,7 @@ def state(qtbot):
 @pytest.fixture(scope="session")
 def demo_spec(demo_dir):
     """The bundled demo (10 classes x 60 Fashion-MNIST PNGs), scanned once per session."""
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
 
     return scan(demo_dir)
 

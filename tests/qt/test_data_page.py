@@ -1,10 +1,10 @@
 """The Data page: summary, chart, skipped files, progress while scanning, and how it looks."""
 from __future__ import annotations
 
+from fixtures_shell import drop, make_dataset
 from PySide6.QtCore import Qt
 
-from fixtures_shell import drop, make_dataset
-from tlstudio.core.dataset import SPLITS
+from tlstudio.core.dataset.spec import SPLITS
 from tlstudio.qt.widgets.gallery_model import LABEL_ROLE
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton, QToolButton
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.doctor import DoctorConfig, FeatureConfig
 from tlstudio.qt.widgets.doctor_panel import DoctorPanel
 

@@ -1,12 +1,12 @@
 """File and class names with control characters are shown escaped in the window, as the CLI shows them."""
 from __future__ import annotations
 
+from core.broken_files import make_class_folders
+from core.source_digest import digest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from core.broken_files import make_class_folders
-from core.source_digest import digest
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.qt.widgets.dataset_summary import DatasetSummary
 from tlstudio.qt.widgets.gallery_model import ITEM_ROLE, GalleryModel
 from tlstudio.qt.widgets.image_viewer import ImageViewerDialog

@@ -18,7 +18,7 @@ from tlstudio.qt.workers import EngineTask
 @pytest.fixture(scope="module")
 def reference(trained_result):
     """The engine's own interpretation of the validation split."""
-    from tlstudio.core.interpret import interpret
+    from tlstudio.core.delivery.interpret import interpret
 
     return interpret(trained_result.learn, trained_result.spec, split="valid")
 
@@ -228,7 +228,7 @@ def test_test_split_is_offered_only_when_the_dataset_has_one(qtbot, page, traine
 def test_cancel_stops_the_evaluation_and_clears_the_page(qtbot, page, monkeypatch):
     import time
 
-    from tlstudio.core import interpret as engine
+    from tlstudio.core.delivery import interpret as engine
 
     real = engine.interpret
 

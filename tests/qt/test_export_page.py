@@ -178,7 +178,7 @@ def test_drop_zone_takes_only_images(qtbot, tmp_path):
 
 
 def test_export_to_an_impossible_path_says_why_and_offers_another(qtbot, page, tmp_path, artifacts_dir):
-    from tlstudio.core.export_target import models_folder
+    from tlstudio.core.delivery.target import models_folder
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -226,7 +226,7 @@ def test_waiting_for_a_busy_model_can_be_cancelled():
 
 
 def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, trained_result, tmp_path, monkeypatch):
-    from tlstudio.core.export import export_model
+    from tlstudio.core.delivery.export import export_model
     from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 
     spec = trained_result.spec

@@ -6,7 +6,8 @@ from fixtures_preview import preview_spec  # noqa: F401  (fixture)
 from layout_check import clipped
 from PySide6.QtCore import QSettings
 
-from tlstudio.core.models import ARCHS, depth_to_freeze_to, discriminative_lrs
+from tlstudio.core.models.groups import depth_to_freeze_to, discriminative_lrs
+from tlstudio.core.models.registry import ARCHS
 from tlstudio.qt.pages.model_page import SPEED_KEY, ModelPage
 from tlstudio.qt.widgets.arch_table import INPUT, WEIGHTS
 from tlstudio.qt.widgets.depth_control import FROZEN_RATE
@@ -44,9 +45,9 @@ def meta_learner_for(preview_spec):
     """`arch` -> the learner training would build, structure only (meta device)."""
     import torch
 
-    from tlstudio.core.augment import preview_loaders
     from tlstudio.core.config import AugmentConfig
-    from tlstudio.core.models import build_learner
+    from tlstudio.core.dataset.previews import preview_loaders
+    from tlstudio.core.models.learner import build_learner
 
     cache = {}
 
@@ -112,7 +113,7 @@ def test_depth_control_maps_to_freeze_to_and_the_displayed_groups_train(qtbot, p
 
     learn = meta_learner_for("mobilenet_v2")
     learn.freeze_to(depth_to_freeze_to(config.unfreeze_depth, n))
-    from tlstudio.core.models import layer_groups
+    from tlstudio.core.models.groups import layer_groups
 
     actual = [g.trainable for g in layer_groups(learn)]
     shown = [page.depth.table.item(i, 2).text() == "trains" for i in range(n)]
@@ -161,7 +162,7 @@ def test_another_architecture_shows_its_own_groups(qtbot, page, meta_learner_for
     wait_for_groups(qtbot, page, "mobilenet_v2")
     page.table.select_arch("resnet50")
     groups = wait_for_groups(qtbot, page, "resnet50")
-    from tlstudio.core.models import layer_groups
+    from tlstudio.core.models.groups import layer_groups
 
     assert [(g.name, g.n_params) for g in groups] == [(g.name, g.n_params) for g in layer_groups(meta_learner_for("resnet50"))]
     assert "resnet50" in page.depth_box.title()
@@ -186,7 +187,7 @@ def test_download_offline_fails_fast_with_a_clear_message(qtbot, page):
 
 
 def test_import_checks_the_file_then_makes_the_weights_available(qtbot, page, tmp_path):
-    from tlstudio.core.weights import OFFLINE
+    from tlstudio.core.models.weights import OFFLINE
 
     page.table.select_arch("resnet18")
     bad = tmp_path / "notes.pth"

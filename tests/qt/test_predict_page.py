@@ -21,7 +21,7 @@ from tlstudio.qt.workers import EngineTask
 @pytest.fixture(scope="module")
 def model_file(trained_result, tmp_path_factory):
     """The tiny model exported as a .pkl by this app (so it opens without a trust question)."""
-    from tlstudio.core.export import export_model
+    from tlstudio.core.delivery.export import export_model
 
     path = tmp_path_factory.mktemp("model") / "tiny.pkl"
     export_model(trained_result.learn, path, spec=trained_result.spec, config=trained_result.config, verify=False)
@@ -206,8 +206,8 @@ def test_an_unreadable_image_is_a_row_with_its_error(qtbot, page, model_file, tr
 
 
 def test_the_model_in_memory_predicts_without_a_file(qtbot, page, state, trained_result, labelled):
-    from tlstudio.core.export import predict
-    from tlstudio.core.predict_batch import in_memory_model
+    from tlstudio.core.delivery.export import predict
+    from tlstudio.core.delivery.predict_batch import in_memory_model
 
     assert not page.memory_button.isEnabled() and page.model is None
     assert page.table.empty_text().startswith("No predictions yet") and not page.save_button.isEnabled()
@@ -247,7 +247,7 @@ def test_a_foreign_pickle_asks_for_trust_and_loads_nothing_on_no(qtbot, page, mo
 
 
 def test_predicting_can_be_cancelled_and_keeps_what_was_done(qtbot, page, model_file, trained_result, tmp_path):
-    from tlstudio.core.predict_batch import CHUNK
+    from tlstudio.core.delivery.predict_batch import CHUNK
 
     page.open_model_file(model_file)
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)  # loading stops, no model

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
-
 from core.source_digest import damaged_data_png, digest
 from fixtures_engine import make_tiny_spec
-from tlstudio.core.dataset import scan
-from tlstudio.core.interpret import interpret
+from PySide6.QtCore import Qt
+
+from tlstudio.core.dataset.scan import scan
+from tlstudio.core.delivery.interpret import interpret
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.train_page import TrainPage
 

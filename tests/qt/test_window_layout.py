@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from layout_check import clipped
 
-from tlstudio.core import training_process
-from tlstudio.core.models import ARCHS
+from tlstudio.core.models.registry import ARCHS
+from tlstudio.core.training import process as training_process
 from tlstudio.qt.main_window import PAGES, MainWindow
 from tlstudio.qt.widgets.gallery_model import LOADED_ROLE
 from tlstudio.qt.workers import EngineTask
@@ -28,8 +28,8 @@ WAIT_MS = 120_000
 @pytest.fixture(scope="module")
 def lr_result(tiny_spec, tiny_config):
     """A real stage-1 finder curve on the tiny set, with its four suggestions."""
-    from tlstudio.core import training
-    from tlstudio.core.lr_find import run_lr_find
+    from tlstudio.core.training.lr_find import run_lr_find
+    from tlstudio.core.training.run import run as training
 
     return run_lr_find(training.prepare_learner(tiny_spec, tiny_config), num_it=60)
 
@@ -38,7 +38,7 @@ def lr_result(tiny_spec, tiny_config):
 def demo_elsewhere(tmp_path_factory, demo_dir):
     """The demo, scanned through a link in a temporary folder: the screenshots show
     a user's kind of path, not where this checkout happens to be."""
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
 
     link = tmp_path_factory.mktemp("datasets") / "demo"
     link.symlink_to(demo_dir, target_is_directory=True)

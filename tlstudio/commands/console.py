@@ -16,6 +16,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+from tlstudio.core.durations import format_duration
 from tlstudio.core.events import (
     BatchEnd,
     DownloadProgress,
@@ -34,14 +35,6 @@ from tlstudio.library_warnings import quiet_library_warnings  # noqa: F401  (the
 BAR_WIDTH = 24
 REDRAW_S = 0.1
 
-
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds) or seconds < 0:
-        return "--:--"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:

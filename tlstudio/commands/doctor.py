@@ -12,7 +12,8 @@ import os
 import sys
 import time
 
-from tlstudio.commands.console import ConsoleReporter, bar, cancel_on_sigint, format_duration
+from tlstudio.commands.console import ConsoleReporter, bar, cancel_on_sigint
+from tlstudio.core.durations import format_duration
 
 EXIT_CANCELLED = 130
 SHOWN_PER_KIND = 5
@@ -68,7 +69,7 @@ class DoctorConsole(ConsoleReporter):
 
 
 def run(args) -> int:
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
     from tlstudio.core.doctor import DoctorConfig, FeatureConfig, run_doctor
 
     reporter = DoctorConsole()

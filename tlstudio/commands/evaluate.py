@@ -29,11 +29,11 @@ def run(args) -> int:
     from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint, quiet_library_warnings
 
     quiet_library_warnings()
-    from tlstudio.core.dataset import scan
+    from tlstudio.commands.predict import load_trusted
+    from tlstudio.core.dataset.scan import scan
+    from tlstudio.core.delivery.interpret import interpret
     from tlstudio.core.errors import UserFacingError
     from tlstudio.core.events import Cancelled
-    from tlstudio.commands.predict import load_trusted
-    from tlstudio.core.interpret import interpret
 
     reporter = ConsoleReporter()
     model = load_trusted(args)

@@ -32,7 +32,7 @@ def run(args) -> int:
     from tlstudio.cli import UserError
     from tlstudio.commands.console import ConsoleReporter, quiet_library_warnings
     from tlstudio.commands.predict import expand, load_trusted
-    from tlstudio.core.export import export_model
+    from tlstudio.core.delivery.export import export_model
 
     quiet_library_warnings()
     reporter = ConsoleReporter()
@@ -48,7 +48,7 @@ def run(args) -> int:
 def _dataset_images(model, reporter) -> list[Path]:
     """The validation images of the dataset the model was trained on, split as it was."""
     from tlstudio.cli import UserError
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
 
     trained_on = (model.metadata or {}).get("dataset") or {}
     root = trained_on.get("root")
@@ -61,9 +61,8 @@ def _dataset_images(model, reporter) -> list[Path]:
 
 def _minimal_metadata(model) -> dict:
     """For a fastai .pkl from elsewhere: what its own pipeline says."""
-    from tlstudio.core.model_meta import FORMAT, FORMAT_VERSION, normalization, versions
-
     from tlstudio.cli import UserError
+    from tlstudio.core.delivery.model_meta import FORMAT, FORMAT_VERSION, normalization, versions
 
     resize = next((t for t in model.learn.dls.after_item.fs if type(t).__name__ == "Resize"), None)
     if resize is None:
@@ -87,9 +86,9 @@ def export_trained(result, path, *, force: bool, reporter) -> int:
     .tlsmodel in the app's data folder and say where, so the run is not lost."""
     from datetime import datetime
 
+    from tlstudio.core.delivery.export import export_model
+    from tlstudio.core.delivery.target import models_folder
     from tlstudio.core.errors import UserFacingError
-    from tlstudio.core.export import export_model
-    from tlstudio.core.export_target import models_folder
 
     # A Ctrl-C that stopped training asked for exactly this export: it must not cancel it too
     # (a second Ctrl-C still aborts, with the staging folder cleaned up).
@@ -120,7 +119,7 @@ class _Uncancelled:
 
 def check_export_target(path, config, *, force: bool) -> None:
     """Before training: the `--export` target must be writable, with room, and new unless --force."""
-    from tlstudio.core.export_target import check_target, estimated_bytes
-    from tlstudio.core.models import get_arch
+    from tlstudio.core.delivery.target import check_target, estimated_bytes
+    from tlstudio.core.models.registry import get_arch
 
     check_target(path, needed_bytes=estimated_bytes(get_arch(config.arch).params), overwrite=force)

@@ -30,7 +30,7 @@ def run(args) -> int:
     from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint, quiet_library_warnings
 
     quiet_library_warnings()
-    from tlstudio.core.lr_find import find_lr
+    from tlstudio.core.training.lr_find import find_lr
 
     if args.num_it < 6:
         from tlstudio.cli import UserError
@@ -56,8 +56,8 @@ def _depth(args, spec, reporter) -> int | None:
     accuracy is not known before training, so it weighs size and compute)."""
     if args.unfreeze != AUTO:
         return args.unfreeze
-    from tlstudio.core.model_choice import recommend_depth
-    from tlstudio.core.models import get_arch
+    from tlstudio.core.models.registry import get_arch
+    from tlstudio.core.training.advice import recommend_depth
 
     n = get_arch(args.arch).n_groups
     advice = recommend_depth(spec, n, on_gpu=args.device == "cuda")

@@ -21,11 +21,12 @@ def add_parser(subparsers) -> None:
 
 
 def rows() -> list[dict]:
-    from tlstudio.core.models import ARCHS
+    from tlstudio.core.models.registry import ARCHS
+    from tlstudio.core.models.weights import weights_available
 
     out = []
     for info in ARCHS.values():
-        status = info.weights_status()
+        status = weights_available(info.name)
         out.append({
             "name": info.name,
             "source": info.source,
@@ -57,7 +58,7 @@ def format_table(table: list[dict]) -> str:
 
 def run(args) -> int:
     if args.import_weights:
-        from tlstudio.core.weights import import_weights_file
+        from tlstudio.core.models.weights import import_weights_file
 
         arch, path = args.import_weights
         cached = import_weights_file(arch, path)

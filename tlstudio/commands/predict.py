@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
 
 
 def expand(paths: list[str]) -> list[Path]:
-    from tlstudio.core.dataset import IMAGE_EXTENSIONS
+    from tlstudio.core.dataset.scan import IMAGE_EXTENSIONS
 
     out = []
     for p in map(Path, paths):
@@ -45,7 +45,7 @@ def expand(paths: list[str]) -> list[Path]:
 def run(args) -> int:
     from tlstudio.cli import UserError
     from tlstudio.commands.console import quiet_library_warnings
-    from tlstudio.core.export import predict
+    from tlstudio.core.delivery.export import predict
     from tlstudio.core.printable import printable
 
     quiet_library_warnings()
@@ -103,7 +103,7 @@ def add_trust_argument(parser) -> None:
 
 def load_trusted(args):
     from tlstudio.cli import UserError
-    from tlstudio.core.export import UntrustedModelError, load_model
+    from tlstudio.core.delivery.export import UntrustedModelError, load_model
 
     try:
         return load_model(args.model, trust=args.trust)

@@ -33,9 +33,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tlstudio.core.dataset import scan
-
-    from tlstudio.core.image_check import DEFAULT_MAX_PIXELS
+    from tlstudio.core.dataset.image_check import DEFAULT_MAX_PIXELS
+    from tlstudio.core.dataset.scan import scan
 
     spec = scan(args.path, valid_pct=args.valid_pct, test_pct=args.test_pct, seed=args.seed,
                 max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, allow_outside=args.allow_absolute_paths)

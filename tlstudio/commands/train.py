@@ -110,7 +110,7 @@ def fine_tune_rates(lr: float) -> dict:
 
 def load_dataset(args, reporter):
     from tlstudio.commands.console import print_dataset
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
 
     spec = scan(args.data, valid_pct=args.valid_pct, seed=args.seed if args.seed is not None else 42, reporter=reporter,
                 allow_outside=args.allow_absolute_paths)
@@ -145,7 +145,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from tlstudio.commands.console import cancel_on_sigint
-    from tlstudio.core import distributed
+    from tlstudio.core.training import distributed
 
     reporter = _reporter()
     spec = load_dataset(args, reporter)
@@ -154,7 +154,7 @@ def run(args) -> int:
         from tlstudio.commands.export import check_export_target
 
         check_export_target(args.export, config, force=args.force)  # before training, not after
-    from tlstudio.core import training  # fastai loads only once the input is known to be good
+    from tlstudio.core.training.run import run as training  # fastai loads only once the input is known to be good
     with cancel_on_sigint(reporter):
         learn = training.prepare_learner(spec, config, reporter)
         if args.lr == "auto":
@@ -178,7 +178,7 @@ def run(args) -> int:
 
 def _reporter() -> ConsoleReporter:
     """The console; under torchrun only rank 0's, the other ranks print errors alone."""
-    from tlstudio.core import distributed
+    from tlstudio.core.training import distributed
 
     return ConsoleReporter() if distributed.is_rank0() else _ErrorsOnlyReporter(live=False)
 
@@ -199,13 +199,13 @@ class _ErrorsOnlyReporter(ConsoleReporter):
             self._rank_note(e.detail)
 
     def _rank_note(self, text: str) -> None:
-        from tlstudio.core import distributed
+        from tlstudio.core.training import distributed
 
         print(f"process {distributed.rank()}: {text}", file=self.err, flush=True)
 
 
 def _auto_lr(spec, learn, config: TrainConfig, reporter) -> TrainConfig | None:
-    from tlstudio.core.lr_find import find_lr
+    from tlstudio.core.training.lr_find import find_lr
 
     found = find_lr(spec, config, stage=1, learn=learn, reporter=reporter)
     if found.cancelled:

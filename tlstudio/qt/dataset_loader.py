@@ -15,7 +15,7 @@ from tlstudio.qt.workers import TaskSlot
 
 
 def _scan(path: Path, reporter, **options):
-    from tlstudio.core.dataset import scan  # the engine may pull in PIL and friends: load it in the worker
+    from tlstudio.core.dataset.scan import scan  # the engine may pull in PIL and friends: load it in the worker
 
     return scan(path, reporter=reporter, **options)
 

@@ -1,7 +1,7 @@
 """Class imbalance and tiny classes, from the labels alone."""
 from __future__ import annotations
 
-from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.doctor.findings import Finding
 
 IMBALANCE_RATIO = 3.0  # largest class over this many times a class's size

@@ -1,6 +1,6 @@
 """The slow pass: the pretrained backbone's pooled features of every image.
 
-It runs the feature cache of fast head training (`tlstudio.core.features`)
+It runs the feature cache of fast head training (`tlstudio.core.training.features`)
 over the whole dataset: train, valid and test alike, in the dataset's order,
 with the validation transforms (resize and normalise, no augmentation).
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.events import Reporter
 
 
@@ -30,8 +30,8 @@ def backbone_features(spec: DatasetSpec, config: FeatureConfig, reporter: Report
     import torch
 
     from tlstudio.core.config import AugmentConfig, TrainConfig
-    from tlstudio.core.features import cache_features
-    from tlstudio.core.training import prepare_learner
+    from tlstudio.core.training.features import cache_features
+    from tlstudio.core.training.run import prepare_learner
 
     n = len(spec.items)
     # The cache covers the learner's training then validation items, in order:

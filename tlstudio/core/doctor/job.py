@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.doctor import duplicates, label_issues
 from tlstudio.core.doctor.classes import imbalance
 from tlstudio.core.doctor.feature_pass import FeatureConfig, backbone_features

@@ -1,7 +1,7 @@
 """Duplicate sets that cross splits (leaks) or classes (conflicting labels)."""
 from __future__ import annotations
 
-from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.doctor.duplicates import DuplicateSet
 from tlstudio.core.doctor.findings import Finding
 

@@ -5,7 +5,7 @@ from collections import Counter
 
 import numpy as np
 
-from tlstudio.core.dataset import DatasetSpec
+from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.doctor.findings import Finding
 from tlstudio.core.doctor.pixels import PixelFacts
 

@@ -38,7 +38,7 @@ def compute_previews(spec, augment, item_index: int, seed: int, reporter, arch: 
     """Worker side: both previews for one config (imports fastai on first use)."""
     if "fastai.vision.all" not in sys.modules:
         reporter.emit(Progress("preview", 0, 0, "Loading fastai…"))
-    from tlstudio.core import augment as previews
+    from tlstudio.core.dataset import previews
 
     reporter.emit(Progress("preview", 0, 0, "Running the pipeline…"))
     grid = previews.augmented_grid(spec, augment, item_index, n=9, seed=seed)

@@ -36,11 +36,11 @@ from tlstudio.qt.pages.evaluation_view import (
     top_loss_entries,
     write_report,
 )
+from tlstudio.qt.settings import dialog_folder, remember_dialog_folder
 from tlstudio.qt.widgets.confusion_matrix_view import ConfusionMatrixView
 from tlstudio.qt.widgets.image_results_gallery import ImageResultsGallery
 from tlstudio.qt.widgets.metrics_table import MetricsTable
 from tlstudio.qt.widgets.roc_plot import RocPlot
-from tlstudio.qt.settings import dialog_folder, remember_dialog_folder
 from tlstudio.qt.workers import TaskSlot
 
 SPLIT_NAMES = {"valid": "Validation", "test": "Test"}
@@ -236,7 +236,7 @@ class EvaluatePage(Page):
         learn, spec = result.learn, result.spec
 
         def work(reporter):
-            from tlstudio.core.interpret import interpret
+            from tlstudio.core.delivery.interpret import interpret
 
             with using_learner(learn, reporter):
                 return interpret(learn, spec, split=split, reporter=reporter)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlstudio.core.model_meta import FORMAT_LABELS, FORMATS
+from tlstudio.core.delivery.model_meta import FORMAT_LABELS, FORMATS
 from tlstudio.qt.learner_lock import using_learner
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.settings import settings
@@ -88,7 +88,7 @@ def _text(value) -> str:
 
 
 def figure_row(report) -> list[str]:
-    from tlstudio.core.export import format_diff
+    from tlstudio.core.delivery.export import format_diff
 
     v = report.verification
     if v is None:
@@ -291,8 +291,8 @@ class ExportPage(Page):
         metrics = _last_metrics(result)
 
         def work(reporter):
-            from tlstudio.core.export import export_model
-            from tlstudio.core.export_target import ExportTargetError
+            from tlstudio.core.delivery.export import export_model
+            from tlstudio.core.delivery.target import ExportTargetError
 
             with using_learner(learn, reporter):
                 try:

@@ -27,14 +27,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from tlstudio.core import training_process
+from tlstudio.core.durations import format_duration
 from tlstudio.core.events import LrFindProgress, Message, Progress
+from tlstudio.core.training import process as training_process
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
-from tlstudio.qt.workers import TaskSlot
 from tlstudio.qt.widgets.lr_edit import LrEdit
 from tlstudio.qt.widgets.lr_plot import SUGGESTION_COLOURS, SUGGESTION_TIPS, LrPlot, format_lr
-from tlstudio.qt.widgets.train_progress import format_eta
+from tlstudio.qt.workers import TaskSlot
 
 REDRAW_MS = 100
 DEFAULT_SUGGESTION = "valley"  # fastai's default suggestion
@@ -296,7 +296,7 @@ class LrPage(UsesTrainingProcess, Page):
                 eta = (time.monotonic() - self._probe_started) / (done - 1) * max(self._live_total - done, 0)
             self.status.setText(
                 f"Probing: step {done}/{self._live_total}, lr {format_lr(lrs[-1])}, loss {losses[-1]:.3f}, "
-                f"about {format_eta(eta)} left (it stops early once the loss diverges)"
+                f"about {format_duration(eta, 'estimating…')} left (it stops early once the loss diverges)"
             )
             self.plot.show_progress(lrs, losses)
 

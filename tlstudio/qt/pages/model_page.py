@@ -13,9 +13,10 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from tlstudio.core.events import Progress
-from tlstudio.core.model_choice import recommend_arch, recommend_depth
-from tlstudio.core.models import ARCHS
-from tlstudio.core.speed import SPEED_BATCH, SPEED_SIZE
+from tlstudio.core.models.registry import ARCHS
+from tlstudio.core.models.weights import weights_available
+from tlstudio.core.training.advice import recommend_arch, recommend_depth
+from tlstudio.core.training.speed import SPEED_BATCH, SPEED_SIZE
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.widgets.arch_table import ArchTable
 from tlstudio.qt.widgets.depth_control import DepthControl
@@ -31,8 +32,8 @@ def read_groups(spec, augment, arch: str, reporter) -> tuple[str, list]:
     """Worker side: `arch`'s layer groups with a head sized for `spec`'s classes."""
     if "fastai.vision.all" not in sys.modules:
         reporter.emit(Progress("groups", 0, 0, "Loading fastai…"))
-    from tlstudio.core.augment import preview_loaders
-    from tlstudio.core.model_choice import arch_groups
+    from tlstudio.core.dataset.previews import preview_loaders
+    from tlstudio.core.training.advice import arch_groups
 
     return arch, arch_groups(preview_loaders(spec, augment), arch)
 
@@ -40,9 +41,9 @@ def read_groups(spec, augment, arch: str, reporter) -> tuple[str, list]:
 def measure(spec, augment, arch: str, reporter) -> tuple[str, float, str]:
     if "fastai.vision.all" not in sys.modules:
         reporter.emit(Progress("speed", 0, 0, "Loading fastai…"))
-    from tlstudio.core.augment import preview_loaders
-    from tlstudio.core.device import choose_device
-    from tlstudio.core.speed import measure_speed
+    from tlstudio.core.dataset.previews import preview_loaders
+    from tlstudio.core.training.device import choose_device
+    from tlstudio.core.training.speed import measure_speed
 
     device = choose_device("auto")
     return arch, measure_speed(preview_loaders(spec, augment), arch, device=device, reporter=reporter), device.type
@@ -173,7 +174,7 @@ class ModelPage(Page):
         on_gpu = self.state.train_config.device == "cuda" or (
             "torch" in sys.modules and sys.modules["torch"].cuda.is_available()
         )
-        available = {name for name, info in ARCHS.items() if info.weights_status()}
+        available = {name for name, info in ARCHS.items() if weights_available(name)}
         arch = recommend_arch(spec, on_gpu, available)
         self.table.set_recommended(arch.value, arch.reason)
         self.recommendation.setText(f"★ Recommended for this dataset: {arch.reason}")

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from tlstudio.core.image_check import IMAGE_EXTENSIONS
-from tlstudio.core.predict_batch import MODEL_SUFFIXES, in_memory_model, is_model_file, write_csv
+from tlstudio.core.dataset.image_check import IMAGE_EXTENSIONS
+from tlstudio.core.delivery.predict_batch import MODEL_SUFFIXES, in_memory_model, is_model_file, write_csv
 from tlstudio.qt.learner_lock import using_learner
 from tlstudio.qt.pages.base import Page
 from tlstudio.qt.settings import settings
@@ -183,7 +183,7 @@ class PredictPage(Page):
         path = Path(path)
 
         def work(reporter):
-            from tlstudio.core.export import UntrustedModelError, load_model
+            from tlstudio.core.delivery.export import UntrustedModelError, load_model
 
             try:
                 return load_model(path, trust=trust)
@@ -250,7 +250,7 @@ class PredictPage(Page):
         sources = list(self.sources)
 
         def work(reporter):
-            from tlstudio.core.predict_batch import run_batch
+            from tlstudio.core.delivery.predict_batch import run_batch
 
             # A Learner is not thread-safe: a superseded run may still be finishing its chunk,
             # and the trained learner in memory is shared with other pages.

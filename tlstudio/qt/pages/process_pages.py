@@ -1,7 +1,7 @@
 """Pages whose work runs in a training process keep one ready while shown."""
 from __future__ import annotations
 
-from tlstudio.core import training_process  # no torch here: the child process loads it
+from tlstudio.core.training import process as training_process  # no torch here: the child process loads it
 
 
 class UsesTrainingProcess:

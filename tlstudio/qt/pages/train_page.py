@@ -25,17 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlstudio.core import training_process  # no torch here: the child process loads it
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
-from tlstudio.core.models import ARCHS
+from tlstudio.core.models.weights import weights_available
+from tlstudio.core.training import process as training_process  # no torch here: the child process loads it
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
-from tlstudio.qt.workers import TaskSlot
 from tlstudio.qt.widgets.config_summary import ConfigSummary
 from tlstudio.qt.widgets.epoch_table import EpochTable
 from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.widgets.train_progress import TrainProgress
 from tlstudio.qt.widgets.training_curves import TrainingCurves
+from tlstudio.qt.workers import TaskSlot
 
 REDRAW_MS = 100  # the progress line: 10 updates a second
 # One plot repaint at most every PLOT_TICKS ticks (300 ms), the changed plots
@@ -48,7 +48,7 @@ LR_PLOT_MIN_HEIGHT = 90  # room for the schedule's shape and its axis labels
 
 def missing_weights(config) -> str:
     """Why a run would need to download weights first, or "" when it can start offline."""
-    if not config.pretrained or config.weights_file is not None or ARCHS[config.arch].weights_status():
+    if not config.pretrained or config.weights_file is not None or weights_available(config.arch):
         return ""
     return (
         f"The pretrained {config.arch} weights are not on this machine, so training would stop at a download. "

@@ -5,8 +5,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from tlstudio.core.models import ARCHS
-from tlstudio.core.speed import SPEED_BATCH, SPEED_SIZE
+from tlstudio.core.models.registry import ARCHS
+from tlstudio.core.models.weights import weights_available
+from tlstudio.core.training.speed import SPEED_BATCH, SPEED_SIZE
 
 COLUMNS = ("Architecture", "Params", "Input", "Layer groups", "Pretrained weights", "Speed")
 NAME, PARAMS, INPUT, GROUPS, WEIGHTS, SPEED = range(len(COLUMNS))
@@ -81,7 +82,7 @@ class ArchTable(QTableWidget):
 
     def refresh_weights(self, name: str | None = None) -> None:
         for arch in [name] if name else self.names:
-            status = ARCHS[arch].weights_status()
+            status = weights_available(arch)
             item = self.item(self.row_of(arch), WEIGHTS)
             # The table says where in short; the cell's tooltip (and the weights panel) names the package.
             item.setText(weights_text(status, short=True))

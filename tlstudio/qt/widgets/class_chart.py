@@ -8,7 +8,7 @@ from collections import Counter
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from tlstudio.core.dataset import SPLITS
+from tlstudio.core.dataset.spec import SPLITS
 from tlstudio.core.printable import printable
 
 SPLIT_COLORS = {"train": (52, 120, 198), "valid": (236, 146, 50), "test": (88, 166, 92)}

@@ -6,7 +6,7 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from tlstudio.core.dataset import SPLITS
+from tlstudio.core.dataset.spec import SPLITS
 from tlstudio.core.printable import printable
 from tlstudio.qt.widgets.class_chart import ClassChart
 

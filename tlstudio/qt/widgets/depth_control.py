@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlstudio.core.config import TrainConfig
-from tlstudio.core.models import depth_to_freeze_to, discriminative_lrs
+from tlstudio.core.models.groups import depth_to_freeze_to, discriminative_lrs
 
 COLUMNS = ("Group", "Parameters", "Stage 2", "Peak learning rate")
 TRAINS = QColor("#1b6e2a")

@@ -13,14 +13,21 @@ import time
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
-from tlstudio.core.dataset_edits import DatasetEdits
-
+from tlstudio.core.dataset.edits import DatasetEdits
 from tlstudio.core.doctor import KINDS, TITLES, DoctorConfig, DoctorFindings, run_doctor
+from tlstudio.core.durations import format_duration
 from tlstudio.core.events import Progress
-from tlstudio.qt.widgets.train_progress import format_eta
 from tlstudio.qt.workers import TaskSlot
 
 SHOWN_PER_KIND = 25  # findings listed per kind; the rest are counted
@@ -118,7 +125,7 @@ class DoctorPanel(QWidget):
         now = time.monotonic()
         start, first = self._task_start.setdefault(e.task, (now, e.done))
         rate = (e.done - first) / (now - start) if now > start and e.done > first else 0.0
-        eta = format_eta((e.total - e.done) / rate if rate else None)
+        eta = format_duration((e.total - e.done) / rate if rate else None, "estimating…")
         self.progress.setRange(0, max(e.total, 1))
         self.progress.setValue(e.done)
         self.status.setText(f"{e.task}: {e.done:,}/{e.total:,}, {eta} left")

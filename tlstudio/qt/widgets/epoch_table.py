@@ -5,15 +5,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from tlstudio.core.durations import format_duration
+
 KEPT_BACKGROUND = QColor("#dff0d8")
 
-
-def format_time(seconds: float) -> str:
-    """fastai's format: mm:ss (h:mm:ss past an hour)."""
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 class EpochTable(QTableWidget):
@@ -56,7 +51,7 @@ class EpochTable(QTableWidget):
             "epoch": str(ev.global_epoch + 1),
             "train_loss": f"{ev.train_loss:.6f}",
             "valid_loss": f"{ev.valid_loss:.6f}",
-            "time": format_time(ev.elapsed_s),
+            "time": format_duration(ev.elapsed_s),
         }
         values.update({m: f"{v:.6f}" for m, v in ev.metrics.items()})
         row = self.rowCount()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QStackedWidget, QVBoxLayout, QWidget
 
-from tlstudio.core.dataset import SPLITS
+from tlstudio.core.dataset.spec import SPLITS
 from tlstudio.qt.widgets.gallery_model import GalleryModel
 
 ALL = "All"

@@ -99,7 +99,7 @@ class ModelTryPanel(QGroupBox):
         """Load `path` in a worker; a pickle this app did not export here asks for trust first."""
 
         def work(reporter):
-            from tlstudio.core.export import UntrustedModelError, load_model
+            from tlstudio.core.delivery.export import UntrustedModelError, load_model
 
             try:
                 return load_model(path, trust=trust)
@@ -146,7 +146,7 @@ class ModelTryPanel(QGroupBox):
         model, model_path, trusted = self.model, self.model_path, self._trusted
 
         def work(reporter):
-            from tlstudio.core.export import load_model, predict
+            from tlstudio.core.delivery.export import load_model, predict
 
             loaded = model if model is not None else load_model(model_path, trust=trusted)
             return loaded, predict(loaded, [Path(p) for p in paths], top_k=3)

@@ -9,14 +9,7 @@ import time
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    seconds = int(round(max(seconds, 0)))
-    m, s = divmod(seconds, 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+from tlstudio.core.durations import format_duration
 
 
 class TrainProgress(QWidget):
@@ -105,7 +98,7 @@ class TrainProgress(QWidget):
                 f"epoch {b.epoch + 1}/{self._stage_epochs.get(self._stage, '?')}",
                 f"batch {b.batch + 1}/{b.n_batches}",
                 f"{b.images_per_s:,.0f} images/s",
-                f"ETA {format_eta(self.eta_seconds())}",
+                f"ETA {format_duration(self.eta_seconds(), 'estimating…')}",
             ]
         if self._note:
             parts.append(self._note)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlstudio.core.events import DownloadProgress
-from tlstudio.core.models import ARCHS
+from tlstudio.core.models.weights import weights_available
 from tlstudio.qt.settings import dialog_folder, remember_dialog_folder
 from tlstudio.qt.widgets.arch_table import AVAILABLE, MISSING, weights_text
 from tlstudio.qt.widgets.message_banner import MessageBanner
@@ -29,7 +29,7 @@ from tlstudio.qt.workers import TaskSlot
 
 def download_or_explain(arch: str, reporter):
     """Worker side: fetch the weights, or raise one sentence saying why not and what to do."""
-    from tlstudio.core.weights import WeightsUnavailable, download_url, download_weights
+    from tlstudio.core.models.weights import WeightsUnavailable, download_url, download_weights
 
     try:
         return download_weights(arch, reporter=reporter)
@@ -42,7 +42,7 @@ def download_or_explain(arch: str, reporter):
 
 
 def import_file(arch: str, path: str, reporter):
-    from tlstudio.core.weights import import_weights_file
+    from tlstudio.core.models.weights import import_weights_file
 
     return import_weights_file(arch, path)
 
@@ -105,7 +105,7 @@ class WeightsPanel(QWidget):
     def refresh(self) -> None:
         if self.arch is None:
             return
-        available = ARCHS[self.arch].weights_status()
+        available = weights_available(self.arch)
         text = f"{self.arch} weights: {weights_text(available)}."
         if not available and self.pretrained.isChecked():
             text += " Download or import them to train pretrained, or train from scratch."

@@ -1,0 +1,90 @@
+"""Edits to a dataset that the next run trains on, without touching its files.
+
+An edit list excludes images, gives images another label or moves them to
+another split. `apply(spec)` returns the DatasetSpec with the edits applied;
+the files stay where they are. The list is saved as JSON (atomically) so it
+survives a restart.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tlstudio.core.dataset.spec import SPLITS, DatasetError, DatasetSpec
+
+FORMAT = "tlstudio-dataset-edits"
+
+
+@dataclass
+class DatasetEdits:
+    excluded: set[Path] = field(default_factory=set)
+    relabelled: dict[Path, str] = field(default_factory=dict)  # path -> new label
+    moved: dict[Path, str] = field(default_factory=dict)  # path -> new split
+
+    def __len__(self) -> int:
+        return len(self.excluded) + len(self.relabelled) + len(self.moved)
+
+    def exclude(self, path) -> None:
+        self.excluded.add(Path(path))
+
+    def relabel(self, path, label: str) -> None:
+        self.relabelled[Path(path)] = label
+
+    def move(self, path, split: str) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        self.moved[Path(path)] = split
+
+    def keep_one(self, paths, keep) -> None:
+        """Of a duplicate set, keep `keep` and exclude the others."""
+        for p in paths:
+            if Path(p) != Path(keep):
+                self.exclude(p)
+
+    def apply(self, spec: DatasetSpec) -> DatasetSpec:
+        rows = [
+            (item, self.relabelled.get(item, label), self.moved.get(item, split), size, mode)
+            for item, label, split, size, mode in zip(
+                spec.items, spec.labels, spec.splits,
+                spec.sizes or [None] * len(spec.items), spec.modes or [None] * len(spec.items))
+            if item not in self.excluded
+        ]
+        return replace(
+            spec,
+            items=[r[0] for r in rows],
+            labels=[r[1] for r in rows],
+            splits=[r[2] for r in rows],
+            classes=sorted({r[1] for r in rows}),
+            sizes=[r[3] for r in rows] if spec.sizes else [],
+            modes=[r[4] for r in rows] if spec.modes else [],
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "excluded": sorted(str(p) for p in self.excluded),
+            "relabelled": {str(p): label for p, label in sorted(self.relabelled.items())},
+            "moved": {str(p): split for p, split in sorted(self.moved.items())},
+        }
+
+    def save(self, path) -> None:
+        from tlstudio.core.atomic_files import atomic_write_text
+
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        atomic_write_text(Path(path), text)
+
+    @classmethod
+    def load(cls, path) -> "DatasetEdits":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") != FORMAT:
+                raise ValueError("not a dataset edit list")
+            edits = cls({Path(p) for p in data["excluded"]},
+                        {Path(p): str(v) for p, v in data["relabelled"].items()}, {})
+            for p, split in data["moved"].items():
+                edits.move(p, split)
+            return edits
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DatasetError(f"{path}: cannot read the edit list ({exc})") from None

@@ -1,0 +1,224 @@
+"""How a trained model does on one split: confusion, top losses, per-class scores, ROC.
+
+Predictions come from one `learn.get_preds(..., with_loss=True)` pass (with a
+per-call callback for progress and cancel); fastai's
+`ClassificationInterpretation` orders the top losses and scikit-learn gives the
+per-class scores and ROC curves. The result holds numpy arrays and lists only,
+so it can cross threads and outlive the learner.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from fastai.callback.core import Callback, CancelValidException
+from fastai.interpret import ClassificationInterpretation
+from sklearn.metrics import classification_report, precision_recall_fscore_support, roc_auc_score, roc_curve
+
+from tlstudio.core.dataset.loaders import recording_decode_failures, split_dataloader
+from tlstudio.core.dataset.spec import DatasetError
+from tlstudio.core.events import Cancelled, NullReporter, Progress
+
+SPLIT_NAMES = ("valid", "test")
+
+
+@dataclass(frozen=True)
+class TopLoss:
+    index: int  # row in the Interpretation arrays
+    path: Path
+    actual: str
+    predicted: str
+    loss: float
+    prob_actual: float
+    prob_predicted: float
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    label: str
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+    auc: float  # nan when the split holds no positive or no negative for this class
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    precision: np.ndarray  # one per class, in `classes` order
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+    macro: dict[str, float]  # precision, recall, f1
+    weighted: dict[str, float]
+
+
+@dataclass
+class Interpretation:
+    split: str
+    classes: list[str]
+    paths: list[Path]
+    y_true: np.ndarray  # (n,) class indices
+    y_pred: np.ndarray  # (n,)
+    probs: np.ndarray  # (n, c), softmax
+    losses: np.ndarray  # (n,) per-item loss
+    confusion: np.ndarray  # (c, c), rows actual, columns predicted
+    scores: ClassScores
+    accuracy: float
+    roc: list[RocCurve]  # one per class, one-vs-rest
+    macro_auc: float  # mean AUC over classes where it is defined
+    _loss_order: np.ndarray = field(repr=False, default=None)  # indices by loss, largest first
+
+    def __len__(self) -> int:
+        return len(self.y_true)
+
+    def most_confused(self, min_count: int = 1) -> list[tuple[str, str, int]]:
+        """Off-diagonal cells with at least `min_count` items, most frequent first
+        (ties in row-major order, as fastai's `most_confused`)."""
+        cells = [
+            (self.classes[i], self.classes[j], int(self.confusion[i, j]))
+            for i, j in zip(*np.where(self.confusion >= min_count))
+            if i != j
+        ]
+        return sorted(cells, key=lambda cell: cell[2], reverse=True)
+
+    def top_losses(self, k: int | None = None) -> list[TopLoss]:
+        order = self._loss_order[: len(self) if k is None else k]
+        return [self._record(int(i)) for i in order]
+
+    def _record(self, i: int) -> TopLoss:
+        a, p = int(self.y_true[i]), int(self.y_pred[i])
+        return TopLoss(
+            index=i,
+            path=self.paths[i],
+            actual=self.classes[a],
+            predicted=self.classes[p],
+            loss=float(self.losses[i]),
+            prob_actual=float(self.probs[i, a]),
+            prob_predicted=float(self.probs[i, p]),
+        )
+
+    def items_in_cell(self, actual: int, predicted: int) -> list[int]:
+        """Indices of the items whose actual class is `actual` and prediction `predicted`."""
+        return np.flatnonzero((self.y_true == actual) & (self.y_pred == predicted)).tolist()
+
+    def report_text(self, digits: int = 3) -> str:
+        """scikit-learn's classification report, for the console."""
+        return classification_report(
+            self.y_true, self.y_pred, labels=range(len(self.classes)), target_names=self.classes,
+            digits=digits, zero_division=0,
+        )
+
+
+class PredictionProgress(Callback):
+    """Per-call callback for `get_preds`: progress per batch, and a cancel that
+    ends the pass cleanly (fastai's `CancelValidException`)."""
+
+    def __init__(self, reporter, task: str, total: int):
+        self.reporter, self.task, self.total = reporter, task, total
+        self.done, self.cancelled = 0, False
+
+    def before_batch(self):
+        if self.reporter.cancel_requested():
+            self.cancelled = True
+            raise CancelValidException()
+
+    def after_batch(self):
+        self.done += 1
+        self.reporter.emit(Progress(self.task, self.done, self.total))
+
+
+def interpret(learn, spec, split: str = "valid", reporter=None, *, dl=None) -> Interpretation:
+    """Run the model over `split` of `spec` and measure it.
+
+    Works on a freshly loaded export too (its DataLoaders are empty: the
+    items come from `spec`). `dl` overrides the split's DataLoader. Raises
+    `events.Cancelled` when the reporter asks to stop."""
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"split must be one of {SPLIT_NAMES}, not {split!r}")
+    reporter = reporter or NullReporter()
+    if dl is None:
+        dl = _split_dl(learn, spec, split)
+    dl = dl.new(shuffle=False, drop_last=False)
+    cb = PredictionProgress(reporter, f"Evaluating on {split}", len(dl))
+    failed: dict[str, str] = {}  # files that no longer decode are left out of the pass (core/data.py)
+    try:
+        with learn.no_bar(), recording_decode_failures(failed):
+            # In item order (dl is not shuffled): fastai's reordering breaks on a skipped item.
+            probs, targs, decoded, losses = learn.get_preds(
+                dl=dl, with_decoded=True, with_loss=True, cbs=[cb], reorder=False)
+    except Exception:
+        if not cb.cancelled:
+            raise
+        probs = None  # fastai cannot gather an empty pass; a cancel is all that happened
+    if cb.cancelled or reporter.cancel_requested():
+        raise Cancelled(f"evaluation on {split} cancelled")
+    fastai_interp = ClassificationInterpretation(learn, dl, losses)
+    _, loss_order = fastai_interp.top_losses()
+    return _measure(
+        split=split,
+        classes=[str(c) for c in fastai_interp.vocab],
+        paths=[p for p in _item_paths(dl.items) if str(p) not in failed],
+        y_true=targs.numpy().astype(np.int64).ravel(),
+        y_pred=decoded.numpy().astype(np.int64).ravel(),
+        probs=probs.float().numpy(),
+        losses=losses.float().numpy(),
+        loss_order=loss_order.numpy(),
+    )
+
+
+def _split_dl(learn, spec, split: str):
+    """The split's DataLoader; a loaded model keeps no data, so the split's
+    items come from `spec` through the model's own pipeline."""
+    if len(learn.dls.valid_ds) == 0:
+        from tlstudio.core.delivery.inference_data import labelled_dl
+
+        idx = spec.indices(split)
+        if not idx:
+            raise DatasetError(f"{spec.root}: the dataset has no '{split}' split")
+        return labelled_dl(learn, [spec.items[i] for i in idx], [spec.labels[i] for i in idx])
+    return split_dataloader(learn.dls, spec, split)
+
+
+def _item_paths(items) -> list[Path]:
+    if hasattr(items, "columns"):  # the DataFrame from data.items_frame
+        return [Path(p) for p in items["path"]]
+    return [Path(p) for p in items]
+
+
+def _measure(*, split, classes, paths, y_true, y_pred, probs, losses, loss_order) -> Interpretation:
+    c = len(classes)
+    labels = np.arange(c)
+    confusion = np.zeros((c, c), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    averages = {
+        avg: dict(zip(("precision", "recall", "f1"), map(float, precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=avg, zero_division=0)[:3])))
+        for avg in ("macro", "weighted")
+    }
+    roc = [_roc_curve(classes[k], y_true == k, probs[:, k]) for k in range(c)]
+    aucs = [curve.auc for curve in roc if not np.isnan(curve.auc)]
+    return Interpretation(
+        split=split,
+        classes=classes,
+        paths=paths,
+        y_true=y_true,
+        y_pred=y_pred,
+        probs=probs,
+        losses=losses,
+        confusion=confusion,
+        scores=ClassScores(p, r, f, s, averages["macro"], averages["weighted"]),
+        accuracy=float((y_true == y_pred).mean()) if len(y_true) else float("nan"),
+        roc=roc,
+        macro_auc=float(np.mean(aucs)) if aucs else float("nan"),
+        _loss_order=loss_order,
+    )
+
+
+def _roc_curve(label: str, positive: np.ndarray, scores: np.ndarray) -> RocCurve:
+    if positive.all() or not positive.any():
+        empty = np.array([], dtype=np.float64)
+        return RocCurve(label, empty, empty, empty, float("nan"))
+    fpr, tpr, thresholds = roc_curve(positive, scores)
+    return RocCurve(label, fpr, tpr, thresholds, float(roc_auc_score(positive, scores)))
