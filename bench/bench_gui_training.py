@@ -105,7 +105,7 @@ def children_cpu_s() -> float:
 
 def run_headless(spec, config):
     """(w): in this process, warm."""
-    from tlstudio.core.training.run import run as training
+    from tlstudio.core.training import run as training
 
     rec = BatchRecorder()
     t0, c0 = time.perf_counter(), time.thread_time()

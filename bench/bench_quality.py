@@ -67,7 +67,7 @@ def plain(spec, size: int, seed: int, epochs: int) -> dict:
 
 def engine(spec, size: int, seed: int) -> dict:
     from tlstudio.core.config import AugmentConfig, TrainConfig
-    from tlstudio.core.training.run import run as training
+    from tlstudio.core.training import run as training
 
     config = TrainConfig(augment=AugmentConfig(size=size), device="cpu", seed=seed)
     t0 = time.perf_counter()

@@ -100,7 +100,7 @@ def plain_recipe(spec, size: int, seed: int):
 
 
 def engine(spec, config):
-    from tlstudio.core.training.run import run as training
+    from tlstudio.core.training import run as training
 
     learn = training.prepare_learner(spec, config)
     with Clock() as clock:

@@ -74,7 +74,7 @@ def tiny_config():
 def trained_run(tiny_spec, tiny_config):
     """A real run with its events, and the head module it started from."""
     from tlstudio.core.events import ListReporter
-    from tlstudio.core.training.run import run as training
+    from tlstudio.core.training import run as training
 
     learn = training.prepare_learner(tiny_spec, tiny_config)
     head = learn.model[1]

@@ -57,7 +57,7 @@ class HoldInStage:
         self.stage = stage
 
     def __call__(self, spec, config, reporter):
-        from tlstudio.core.training.run import run as training
+        from tlstudio.core.training import run as training
 
         stage = self.stage
         return training.run(spec, config, _Hold(reporter, lambda ev: isinstance(ev, BatchEnd) and ev.stage == stage))

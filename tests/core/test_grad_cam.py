@@ -7,7 +7,7 @@ from PIL import Image
 
 from tlstudio.core.config import AugmentConfig
 from tlstudio.core.delivery.grad_cam import grad_cam
-from tlstudio.core.training.run import run as training
+from tlstudio.core.training import run as training
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import math
 from fixtures_engine import best_epoch
 
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, ListReporter, Message, Progress, StageEnd, StageStart
-from tlstudio.core.training.run import run as training
+from tlstudio.core.training import run as training
 
 METRICS = {"accuracy", "error_rate", "f1_macro"}
 

@@ -7,7 +7,7 @@ import torch
 
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, ListReporter, Progress, StageStart
-from tlstudio.core.training.run import run as training
+from tlstudio.core.training import run as training
 
 
 def _weights(model) -> dict:

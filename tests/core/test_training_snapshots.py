@@ -11,7 +11,7 @@ from torch import nn
 from tlstudio.core.config import TrainConfig
 from tlstudio.core.events import EpochEnd, ListReporter
 from tlstudio.core.training.callbacks import RunLog
-from tlstudio.core.training.run import run as training
+from tlstudio.core.training import run as training
 
 
 def _epoch(global_epoch, valid_loss, stage=1, accuracy=None):

@@ -29,7 +29,7 @@ WAIT_MS = 120_000
 def lr_result(tiny_spec, tiny_config):
     """A real stage-1 finder curve on the tiny set, with its four suggestions."""
     from tlstudio.core.training.lr_find import run_lr_find
-    from tlstudio.core.training.run import run as training
+    from tlstudio.core.training import run as training
 
     return run_lr_find(training.prepare_learner(tiny_spec, tiny_config), num_it=60)
 

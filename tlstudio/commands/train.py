@@ -154,7 +154,7 @@ def run(args) -> int:
         from tlstudio.commands.export import check_export_target
 
         check_export_target(args.export, config, force=args.force)  # before training, not after
-    from tlstudio.core.training.run import run as training  # fastai loads only once the input is known to be good
+    from tlstudio.core.training import run as training  # fastai loads only once the input is known to be good
     with cancel_on_sigint(reporter):
         learn = training.prepare_learner(spec, config, reporter)
         if args.lr == "auto":

@@ -93,7 +93,7 @@ def _exit_with_parent() -> None:
 
 
 def _train(spec: DatasetSpec, config: TrainConfig, reporter: Reporter):
-    from tlstudio.core.training.run import run as training
+    from tlstudio.core.training import run as training
 
     return training.run(spec, config, reporter)
 
