@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from tlstudio.core.config import AUGMENT_PRESETS, AugmentConfig  # noqa: E402
 from tlstudio.core.dataset import previews as augment  # noqa: E402
-from tlstudio.core.dataset import scan  # noqa: E402
+from tlstudio.core.dataset.scan import scan  # noqa: E402
 
 
 def update(spec, config: AugmentConfig, seed: int) -> float:

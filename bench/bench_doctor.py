@@ -34,7 +34,7 @@ from bench_scan import machine  # noqa: E402
 from fashion_mnist import CLASSES, write_fashion_mnist  # noqa: E402
 from planted_problems import plant, score_flips, score_sets  # noqa: E402
 
-from tlstudio.core.dataset import scan  # noqa: E402
+from tlstudio.core.dataset.scan import scan  # noqa: E402
 from tlstudio.core.doctor import DoctorConfig, FeatureConfig, run_doctor  # noqa: E402
 from tlstudio.core.doctor.feature_pass import backbone_features  # noqa: E402
 from tlstudio.core.events import ListReporter, Progress  # noqa: E402

@@ -250,7 +250,7 @@ def main(argv=None) -> int:
     import torch
 
     from tlstudio.core.config import AugmentConfig, TrainConfig
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
 
     spec = scan(REPO / "resources" / "demo")
     config = TrainConfig(

@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from tlstudio.core.config import AugmentConfig, TrainConfig
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
     from tlstudio.core.training.lr_find import find_lr
     from tlstudio.core.training.run import prepare_learner
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fashion_mnist import write_fashion_mnist  # noqa: E402
 
-from tlstudio.core.dataset import scan  # noqa: E402
+from tlstudio.core.dataset.scan import scan  # noqa: E402
 
 TARGET_S = 3.0
 

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from tlstudio.core.config import AugmentConfig, TrainConfig
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
     from tlstudio.core.training import process as training_process
 
     spec = scan(args.data)

@@ -107,7 +107,7 @@ WRITERS = {"fashion": write_fashion, "demo": write_demo, "digits": write_digits,
 
 def dataset(name: str):
     """The DatasetSpec of `name`, writing its images first when needed."""
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
 
     root = OUT / name
     done = root / ".complete"

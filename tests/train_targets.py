@@ -1,8 +1,9 @@
-"""Child-process targets for `training_process.run_in_process` in tests.
+"""Engine-process targets and jobs for tests.
 
-A target runs in the spawned child instead of `training.run`, so it must be
-importable there by name: this module sits on the tests' import path, which a
-spawned child inherits.
+A target runs in the engine process instead of `training.run` (`TrainJob(spec,
+config, target)`), and a job wrapper runs there around a real job, so both must
+be importable there by name: this module sits on the tests' import path, which a
+spawned process inherits.
 """
 from __future__ import annotations
 
@@ -40,14 +41,14 @@ class _Hold:
 
 
 class HoldLrFind:
-    """An LR finder job (`training_process.LrFindJob`), held after step `at` until cancelled."""
+    """An LR finder job (`jobs.training.LrFindJob`), held after step `at` until cancelled."""
 
     def __init__(self, job, at: int):
         self.job, self.at = job, at
 
-    def __call__(self, spec, config, reporter):
+    def __call__(self, reporter):
         at = self.at
-        return self.job(spec, config, _Hold(reporter, lambda ev: isinstance(ev, LrFindProgress) and ev.iteration == at))
+        return self.job(_Hold(reporter, lambda ev: isinstance(ev, LrFindProgress) and ev.iteration == at))
 
 
 class HoldInStage:
@@ -112,6 +113,65 @@ class SaysPid:
     def __init__(self, job):
         self.job = job
 
-    def __call__(self, spec, config, reporter):
+    def __call__(self, reporter):
         reporter.emit(Message("info", str(os.getpid())))
-        return self.job(spec, config, reporter)
+        return self.job(reporter)
+
+
+class ValidateHeld:
+    """Validates the held model `model_id` where it lives and exports it to `pkl`: plain facts back."""
+
+    def __init__(self, model_id: str, pkl: str):
+        self.model_id, self.pkl = model_id, pkl
+
+    def __call__(self, reporter):
+        from tlstudio.core.jobs import held
+
+        learn = held.get(self.model_id).learn
+        with learn.no_bar(), learn.no_logging():
+            valid_loss, accuracy, *_ = learn.validate()
+        frozen_idx = learn.opt.frozen_idx  # before exporting, which gives the learner a fresh optimizer
+        learn.export(self.pkl)
+        learn.freeze_to(frozen_idx)  # as it was: later tests use the held model
+        return {
+            "valid_loss": float(valid_loss), "accuracy": float(accuracy),
+            "valid_paths": [str(p) for p in learn.dls.valid.items["path"]], "n_valid": len(learn.dls.valid_ds),
+            "frozen_idx": frozen_idx,
+        }
+
+
+class HoldsSomething:
+    """Holds a stand-in model in the engine and returns its id."""
+
+    def __call__(self, reporter):
+        from types import SimpleNamespace
+
+        from tlstudio.core.jobs import held
+
+        return held.hold(SimpleNamespace(learn=None), "file")
+
+
+class AdoptWeights:
+    """Holds, in the engine, a learner rebuilt for `spec` around the weights in `weights`
+    (a state-dict file), frozen as trained: the tests' one trained model, without training
+    it again there. Returns the `TrainedModel` the window would have got from `TrainJob`."""
+
+    def __init__(self, spec, config, weights: str, frozen_idx: int, history, status, kept_epoch, message):
+        self.spec, self.config, self.weights, self.frozen_idx = spec, config, weights, frozen_idx
+        self.history, self.status, self.kept_epoch, self.message = history, status, kept_epoch, message
+
+    def __call__(self, reporter):
+        from types import SimpleNamespace
+
+        import torch
+
+        from tlstudio.core.jobs import held
+        from tlstudio.core.jobs.training import trained_model
+        from tlstudio.core.training.run import prepare_learner
+
+        learn = prepare_learner(self.spec, self.config.with_(pretrained=False))
+        learn.model.load_state_dict(torch.load(self.weights, map_location="cpu", weights_only=True))
+        learn.freeze_to(self.frozen_idx)
+        result = SimpleNamespace(learn=learn, spec=self.spec, config=self.config, history=self.history,
+                                 status=self.status, kept_epoch=self.kept_epoch, message=self.message)
+        return trained_model(result, held.hold(result, "trained"))

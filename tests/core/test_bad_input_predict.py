@@ -81,7 +81,7 @@ def test_evaluation_leaves_out_an_image_that_no_longer_decodes(model_file, train
     """A fresh process (an exported model, nothing known about the files) and
     the window's process (told by the training process what it dropped)."""
     from tlstudio.core.dataset import loaders as data
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
     from tlstudio.core.delivery.interpret import interpret
 
     root = tmp_path / "photos"

@@ -8,7 +8,7 @@ import pytest
 from fixtures_engine import make_tiny_spec
 from source_digest import damaged_data_png, digest, huge_jpeg
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.dataset.image_check import DEFAULT_MAX_PIXELS, ImageProblem, decode_checked
 from tlstudio.core.dataset.loaders import open_image, recording_decode_failures
 

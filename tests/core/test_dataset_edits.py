@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.dataset.edits import DatasetEdits
 from tlstudio.core.dataset.spec import DatasetError
 

@@ -7,7 +7,7 @@ import pytest
 from broken_files import good_png, make_class_folders, text_named_jpg
 
 from tlstudio.core.dataset import layouts as dataset_layouts
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.dataset.spec import DatasetError
 from tlstudio.core.errors import UserFacingError
 

@@ -5,7 +5,7 @@ import os
 
 from broken_files import GOOD_NAMES, ODD_MODES, good_png, make_class_folders, write_broken_set
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 
 
 def test_every_broken_file_is_skipped_with_its_reason_and_good_images_stay(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from broken_files import good_png, make_class_folders
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.events import Cancelled, ListReporter, Progress
 
 COUNTS = {"big": 50, "mid": 10, "two": 2, "three": 3}

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from broken_files import make_class_folders
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.events import Cancelled, ListReporter, Progress
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.doctor import DoctorConfig, DoctorFindings, FeatureConfig, run_doctor
 from tlstudio.core.events import ListReporter, Progress
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tlstudio.core.dataset import scan
+from tlstudio.core.dataset.scan import scan
 from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.doctor import DoctorConfig, run_doctor
 from tlstudio.core.doctor.duplicates import (

@@ -1,7 +1,11 @@
-"""Shared Qt fixtures: an AppState, the scanned demo dataset, a main window, and tiny datasets on disk."""
+"""Shared Qt fixtures: an AppState, the scanned demo dataset, a main window, tiny datasets on
+disk, and the session's trained model held in the window's engine process."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import train_targets
 from fixtures_shell import make_dataset
 
 
@@ -36,3 +40,27 @@ def dataset_factory(tmp_path, monkeypatch):
     """`dataset_factory(layout)` writes a tiny dataset under tmp_path; zips extract under tmp_path too."""
     monkeypatch.setenv("TLSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
     return lambda layout, per_class=6: make_dataset(tmp_path / layout, layout, per_class)
+
+
+_hosted: dict = {}  # (engine pid) -> the TrainedModel held there
+
+
+@pytest.fixture
+def trained_result(trained_run, tmp_path_factory):
+    """The session's trained model as the window sees it: held in the engine process (the same
+    weights as `trained_run.result.learn`), its result naming the session's `tiny_spec`. A test
+    that ended the engine gets it held again in the next one."""
+    import torch
+
+    from tlstudio.qt import engine
+
+    host = engine.host()
+    host.start()
+    if host.pid not in _hosted:
+        result = trained_run.result
+        weights = tmp_path_factory.mktemp("hosted") / "weights.pth"
+        torch.save(result.learn.model.state_dict(), weights)
+        job = train_targets.AdoptWeights(result.spec, result.config, str(weights), result.learn.opt.frozen_idx,
+                                         list(result.history), result.status, result.kept_epoch, result.message)
+        _hosted[host.pid] = dataclasses.replace(host.run(job), spec=result.spec)
+    return _hosted[host.pid]

@@ -16,11 +16,11 @@ from tlstudio.qt.workers import EngineTask
 
 
 @pytest.fixture(scope="module")
-def reference(trained_result):
+def reference(trained_run):
     """The engine's own interpretation of the validation split."""
     from tlstudio.core.delivery.interpret import interpret
 
-    return interpret(trained_result.learn, trained_result.spec, split="valid")
+    return interpret(trained_run.result.learn, trained_run.result.spec, split="valid")  # the weights the engine holds
 
 
 def wait_evaluated(qtbot, page):

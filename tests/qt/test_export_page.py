@@ -225,12 +225,12 @@ def test_waiting_for_a_busy_model_can_be_cancelled():
         pass
 
 
-def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, trained_result, tmp_path, monkeypatch):
+def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, trained_run, tmp_path, monkeypatch):
     from tlstudio.core.delivery.export import export_model
     from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 
-    spec = trained_result.spec
-    exported = export_model(trained_result.learn, tmp_path / "m.pkl", spec=spec, config=trained_result.config, verify=False)
+    spec = trained_run.result.spec
+    exported = export_model(trained_run.result.learn, tmp_path / "m.pkl", spec=spec, config=trained_run.result.config, verify=False)
     foreign = tmp_path / "elsewhere" / "m.pkl"
     foreign.parent.mkdir()
     shutil.copyfile(exported.path, foreign)

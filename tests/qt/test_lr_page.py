@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QApplication
 
 from tlstudio.core.config import TrainConfig
 from tlstudio.core.events import LrFindProgress, Message
+from tlstudio.core.jobs.training import ModelDigestJob
+from tlstudio.qt import engine
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.lr_page import LrPage, lr_find_task
 
@@ -166,8 +168,8 @@ def test_stage2_probes_a_copy_of_the_trained_model_and_sets_the_top_rate(qtbot, 
     state.set_training(trained_result)
     assert "copy of the trained model" in page.stage2_note.text()
     assert "last 2 layer groups" in page.stage2_radio.text()
-    before = {k: v.detach().clone() for k, v in trained_result.learn.model.state_dict().items()}
-    frozen_before = trained_result.learn.opt.frozen_idx if trained_result.learn.opt else None
+    held_model = ModelDigestJob(trained_result.model.id)
+    before, frozen_before = engine.host().run(held_model)  # the weights and freeze state held in the engine
     head_before = state.train_config.head_lr
     page.set_stage(2)
     result = run_and_wait(qtbot, page)
@@ -177,9 +179,8 @@ def test_stage2_probes_a_copy_of_the_trained_model_and_sets_the_top_rate(qtbot, 
     assert state.train_config.head_lr == head_before  # stage 2 leaves the head rate alone
     assert "slice(" in page.slice_label.text() and f"{state.train_config.base_lr:.2e}" in page.slice_label.text()
     # The trained learner itself was not touched.
-    after = trained_result.learn.model.state_dict()
-    assert all(torch_equal(before[k], after[k]) for k in before)
-    assert (trained_result.learn.opt.frozen_idx if trained_result.learn.opt else None) == frozen_before
+    after, frozen_after = engine.host().run(held_model)
+    assert after == before and frozen_after == frozen_before
     state.update_train_config(unfreeze_depth=3)  # the curve no longer matches the depth
     assert "run it again for the new depth" in page.stage2_note.text()
     state.update_train_config(unfreeze_depth=2)
@@ -189,10 +190,6 @@ def test_stage2_probes_a_copy_of_the_trained_model_and_sets_the_top_rate(qtbot, 
     assert page.plot.markers == {}
     page.set_stage(2)
     assert len(page.plot.markers) == len(result.suggestions)
-
-
-def torch_equal(a, b) -> bool:
-    return bool((a == b).all())
 
 
 def test_cancel_stops_the_finder_and_keeps_a_partial_curve(qtbot, lr_page, artifacts_dir):

@@ -19,12 +19,13 @@ from tlstudio.qt.workers import EngineTask
 
 
 @pytest.fixture(scope="module")
-def model_file(trained_result, tmp_path_factory):
+def model_file(trained_run, tmp_path_factory):
     """The tiny model exported as a .pkl by this app (so it opens without a trust question)."""
     from tlstudio.core.delivery.export import export_model
 
     path = tmp_path_factory.mktemp("model") / "tiny.pkl"
-    export_model(trained_result.learn, path, spec=trained_result.spec, config=trained_result.config, verify=False)
+    trained = trained_run.result  # the weights the engine holds
+    export_model(trained.learn, path, spec=trained.spec, config=trained.config, verify=False)
     return path
 
 
@@ -205,7 +206,7 @@ def test_an_unreadable_image_is_a_row_with_its_error(qtbot, page, model_file, tr
     assert broken not in [p.path for p in page.table.shown_predictions()]  # no confidence to compare
 
 
-def test_the_model_in_memory_predicts_without_a_file(qtbot, page, state, trained_result, labelled):
+def test_the_model_in_memory_predicts_without_a_file(qtbot, page, state, trained_result, trained_run, labelled):
     from tlstudio.core.delivery.export import predict
     from tlstudio.core.delivery.predict_batch import in_memory_model
 
@@ -218,7 +219,7 @@ def test_the_model_in_memory_predicts_without_a_file(qtbot, page, state, trained
     assert "the trained model (in memory, not saved)" in page.model_label.text()
     result = wait_result(qtbot, page)
     images = sorted(labelled.rglob("*.png"))
-    direct = predict(in_memory_model(trained_result.learn), images, top_k=3)
+    direct = predict(in_memory_model(trained_run.result.learn), images, top_k=3)  # the engine's weights, here
     assert [(p.path, p.label) for p in result.predictions] == [(p.path, p.label) for p in direct]
     assert result.score is not None and result.score.n_scored == len(images)
 

@@ -7,7 +7,8 @@ from fixtures_engine import make_tiny_spec
 from PySide6.QtCore import Qt
 
 from tlstudio.core.dataset.scan import scan
-from tlstudio.core.delivery.interpret import interpret
+from tlstudio.core.jobs.delivery import EvaluateJob
+from tlstudio.qt import engine
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.pages.train_page import TrainPage
 
@@ -46,7 +47,7 @@ def test_the_page_names_an_image_dropped_in_training(qtbot, spoiled_page, artifa
     assert result.message.endswith(note) and page.result_label.text().endswith(note)
     assert "1 image could not be decoded and was left out" in shown
     page.grab().save(str(artifacts_dir / "train_page_dropped_image.png"))
-    # The learner rebuilt in this process leaves the file out too, so evaluating it works.
-    evaluation = interpret(result.learn, spec, "valid")
+    # The learner held in the engine leaves the file out too, so evaluating it works.
+    evaluation = engine.host().run(EvaluateJob(result.model.id, spec, "valid"))
     assert len(evaluation.paths) == 11 and bad not in evaluation.paths
     assert digest(spec.root) == before

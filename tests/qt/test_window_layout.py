@@ -15,7 +15,7 @@ import pytest
 from layout_check import clipped
 
 from tlstudio.core.models.registry import ARCHS
-from tlstudio.core.training import process as training_process
+from tlstudio.qt import engine
 from tlstudio.qt.main_window import PAGES, MainWindow
 from tlstudio.qt.widgets.gallery_model import LOADED_ROLE
 from tlstudio.qt.workers import EngineTask
@@ -57,10 +57,10 @@ def thumbnails_shown(gallery) -> bool:
 
 
 @pytest.fixture
-def window(qtbot, state, monkeypatch, demo_elsewhere, trained_run, lr_result):
+def window(qtbot, state, monkeypatch, demo_elsewhere, trained_run, trained_result, lr_result):
     """The window with every page filled from real results, as a user sees it after one run."""
-    # A spare training process per shown page would only slow this test; nothing here trains.
-    monkeypatch.setattr(training_process, "prestart", lambda: None)
+    # Nothing here trains: the engine process starts only for the pages' own jobs.
+    monkeypatch.setattr(engine, "prestart", lambda: None)
     window = MainWindow(state)
     qtbot.addWidget(window)
     window.resize(*SIZES[0])
@@ -73,8 +73,8 @@ def window(qtbot, state, monkeypatch, demo_elsewhere, trained_run, lr_result):
     train._started_at = time.monotonic()
     for event in trained_run.events:
         train._on_event(event)
-    train._succeeded(trained_run.result)  # the run was on another dataset: the page keeps it to itself
-    state.set_training(trained_run.result)
+    train._succeeded(trained_result)  # the run was on another dataset: the page keeps it to itself
+    state.set_training(trained_result)
 
     window.show_page("augment")
     qtbot.waitUntil(lambda: pages["augment"].previews is not None, timeout=WAIT_MS)

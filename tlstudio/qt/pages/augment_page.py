@@ -6,7 +6,6 @@ stalls. fastai loads in that worker the first time.
 """
 from __future__ import annotations
 
-import sys
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -21,6 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from tlstudio.core.events import Progress
+from tlstudio.core.jobs.previews import PreviewJob
+from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.widgets.augment_controls import AugmentControls
 from tlstudio.qt.widgets.gallery_model import ITEM_ROLE
@@ -30,32 +31,7 @@ from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.workers import TaskSlot
 
 DEBOUNCE_MS = 120  # plus ~150 ms of pipeline work on small images: ~300 ms per update
-BATCH_SIZE = 16
 PICKER_HEIGHT = 190  # the filter bar and two rows of thumbnails
-
-
-def compute_previews(spec, augment, item_index: int, seed: int, reporter, arch: str | None = None) -> dict:
-    """Worker side: both previews for one config (imports fastai on first use)."""
-    if "fastai.vision.all" not in sys.modules:
-        reporter.emit(Progress("preview", 0, 0, "Loading fastai…"))
-    from tlstudio.core.dataset import previews
-
-    reporter.emit(Progress("preview", 0, 0, "Running the pipeline…"))
-    grid = previews.augmented_grid(spec, augment, item_index, n=9, seed=seed)
-    if reporter.cancel_requested():
-        return None
-    batch = previews.batch_sample(spec, augment, n=BATCH_SIZE, seed=seed)
-    return {
-        "augment": augment,
-        "item_index": item_index,
-        "seed": seed,
-        "grid": grid,
-        "batch": batch.images,
-        "labels": batch.labels,
-        "batch_items": batch.item_indices,
-        "arch": arch,
-        "pipeline": previews.pipeline_summary(spec, augment, arch),
-    }
 
 
 class AugmentPage(Page):
@@ -239,10 +215,9 @@ class AugmentPage(Page):
         if spec is None:
             return
         self._dirty = False
-        args = (spec, self.state.augment, self.item_index, self.seed)
-        arch = self.state.train_config.arch
+        job = PreviewJob(spec, self.state.augment, self.item_index, self.seed, self.state.train_config.arch)
         self.slot.start(
-            lambda reporter: compute_previews(*args, reporter, arch),
+            engine_task(job),
             name="augment-preview",
             on_event=self._event,
             on_success=self._show,

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlstudio.qt.learner_lock import using_learner
+from tlstudio.core.jobs.delivery import EvaluateJob
+from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.pages.evaluation_view import (
     cell_entries,
@@ -233,20 +234,13 @@ class EvaluatePage(Page):
         if result is None:
             return
         split = self.current_split()
-        learn, spec = result.learn, result.spec
-
-        def work(reporter):
-            from tlstudio.core.delivery.interpret import interpret
-
-            with using_learner(learn, reporter):
-                return interpret(learn, spec, split=split, reporter=reporter)
-
+        job = EvaluateJob(result.model.id, result.spec, split)
         self._clear()
         self.summary.setText(f"Evaluating on the {SPLIT_NAMES[split].lower()} split…")
         self.progress.setRange(0, 0)
         self._set_running(True)
         self.slot.start(
-            work,
+            engine_task(job),
             name="evaluate",
             on_event=self._on_event,
             on_success=self.show_interpretation,

@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from tlstudio.core.delivery.model_meta import FORMAT_LABELS, FORMATS
-from tlstudio.qt.learner_lock import using_learner
+from tlstudio.core.jobs.delivery import ExportJob
+from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.settings import settings
 from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
@@ -287,25 +288,14 @@ class ExportPage(Page):
         if overwrite and not self.confirm_replace(path):
             self._show_status(f"Not exported: {path.name} was kept as it is. Choose another path to keep both.")
             return
-        learn, spec, config = result.learn, result.spec, result.config
         metrics = _last_metrics(result)
-
-        def work(reporter):
-            from tlstudio.core.delivery.export import export_model
-            from tlstudio.core.delivery.target import ExportTargetError
-
-            with using_learner(learn, reporter):
-                try:
-                    return export_model(learn, path, spec=spec, config=config, metrics=metrics,
-                                        overwrite=overwrite, reporter=reporter)
-                except ExportTargetError as exc:
-                    return exc  # the page names the problem and offers the suggested path
+        job = ExportJob(result.model.id, path, spec=result.spec, config=result.config, metrics=metrics, overwrite=overwrite)
 
         self._show_status(f"Exporting to {path}…")
         self.export_progress.setRange(0, 0)
         self._set_exporting(True)
         self.export_slot.start(
-            work,
+            engine_task(job),
             name="export",
             on_event=self._on_export_event,
             on_success=self._on_exported,

@@ -5,13 +5,11 @@ probes the model unfrozen to the depth chosen on the Model page and sets
 `base_lr`, the top of stage 2's discriminative slice; when a trained model
 exists, stage 2 starts from a copy of its weights (the trained learner itself
 is never touched), otherwise from a fresh learner. Like training, the finder
-runs in a training process (`core.training_process`), not in the window's.
+runs in the engine process (an `LrFindJob`), not in the window's.
 """
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
@@ -29,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from tlstudio.core.durations import format_duration
 from tlstudio.core.events import LrFindProgress, Message, Progress
-from tlstudio.core.training import process as training_process
+from tlstudio.core.jobs.training import LrFindJob
+from tlstudio.qt import engine
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.widgets.lr_edit import LrEdit
@@ -51,17 +50,12 @@ def rate_warning(lr: float, result) -> str:
 
 
 def lr_find_task(spec, config, stage, trained, options, reporter, wrap=None):
-    """Runs in the worker thread; the finder itself runs in a training process,
-    so it does not share the GIL with the window. Stage 2 starts from a copy of
-    the trained weights (the trained learner may be in use elsewhere).
-    `wrap(job)` may replace the child's target (it must stay picklable)."""
-    with tempfile.TemporaryDirectory(prefix="tlstudio-lr-") as tmp:
-        weights = None
-        if stage == 2 and trained is not None:
-            weights = str(Path(tmp) / "trained.pth")
-            training_process.save_weights(trained.learn.model, weights)
-        job = training_process.LrFindJob(stage, dict(options), weights)
-        return training_process.run_in_process(spec, config, reporter, target=wrap(job) if wrap else job)
+    """Runs in the worker thread; the finder itself runs in the engine process, so it does
+    not share the GIL with the window. Stage 2 starts from a copy of the trained model held
+    there (the held one is left as it is). `wrap(job)` may replace the job (picklable)."""
+    model_id = trained.model.id if stage == 2 and trained is not None else None
+    job = LrFindJob(spec, config, stage, dict(options), model_id)
+    return engine.host().run(wrap(job) if wrap else job, reporter)
 
 
 def colour_icon(colour: str) -> QIcon:

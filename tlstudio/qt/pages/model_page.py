@@ -17,6 +17,8 @@ from tlstudio.core.models.registry import ARCHS
 from tlstudio.core.models.weights import weights_available
 from tlstudio.core.training.advice import recommend_arch, recommend_depth
 from tlstudio.core.training.speed import SPEED_BATCH, SPEED_SIZE
+from tlstudio.core.jobs.previews import LayerGroupsJob, SpeedJob
+from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.widgets.arch_table import ArchTable
 from tlstudio.qt.widgets.depth_control import DepthControl
@@ -26,27 +28,6 @@ from tlstudio.qt.widgets.weights_panel import WeightsPanel
 from tlstudio.qt.workers import TaskSlot
 
 SPEED_KEY = "model/speed/{arch}"  # "<images per second> <device>"
-
-
-def read_groups(spec, augment, arch: str, reporter) -> tuple[str, list]:
-    """Worker side: `arch`'s layer groups with a head sized for `spec`'s classes."""
-    if "fastai.vision.all" not in sys.modules:
-        reporter.emit(Progress("groups", 0, 0, "Loading fastai…"))
-    from tlstudio.core.dataset.previews import preview_loaders
-    from tlstudio.core.training.advice import arch_groups
-
-    return arch, arch_groups(preview_loaders(spec, augment), arch)
-
-
-def measure(spec, augment, arch: str, reporter) -> tuple[str, float, str]:
-    if "fastai.vision.all" not in sys.modules:
-        reporter.emit(Progress("speed", 0, 0, "Loading fastai…"))
-    from tlstudio.core.dataset.previews import preview_loaders
-    from tlstudio.core.training.device import choose_device
-    from tlstudio.core.training.speed import measure_speed
-
-    device = choose_device("auto")
-    return arch, measure_speed(preview_loaders(spec, augment), arch, device=device, reporter=reporter), device.type
 
 
 def speed_text(arch: str, images_per_s: float, device: str) -> str:
@@ -214,7 +195,7 @@ class ModelPage(Page):
             return
         self._groups_dirty = False
         self.groups_slot.start(
-            lambda reporter: read_groups(spec, config.augment, config.arch, reporter),
+            engine_task(LayerGroupsJob(spec, config.augment, config.arch)),
             name="model-groups",
             on_event=self._groups_event,
             on_success=self._groups_read,
@@ -241,7 +222,7 @@ class ModelPage(Page):
         self.speed_status.setText(f"Measuring {arch}…")
         self.speed_status.show()
         self.speed_slot.start(
-            lambda reporter: measure(spec, augment, arch, reporter),
+            engine_task(SpeedJob(spec, augment, arch)),
             name="model-speed",
             on_event=self._speed_event,
             on_success=self._speed_measured,

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from tlstudio.core.dataset.image_check import IMAGE_EXTENSIONS
-from tlstudio.core.delivery.predict_batch import MODEL_SUFFIXES, in_memory_model, is_model_file, write_csv
-from tlstudio.qt.learner_lock import using_learner
+from tlstudio.core.delivery.predict_batch import MODEL_SUFFIXES, is_model_file, write_csv
+from tlstudio.core.jobs.delivery import HeldModelFile, LoadModelJob, PredictJob
+from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import Page
 from tlstudio.qt.settings import settings
 from tlstudio.qt.widgets.prediction_results import PredictionResults
@@ -150,7 +151,8 @@ class PredictPage(Page):
             return
         self.slot.cancel()
         self.loading = None
-        self._set_model(in_memory_model(training.learn), in_memory=True)
+        model = training.model  # held in the engine process; shown here by its classes
+        self._set_model(HeldModelFile(model.id, None, "in memory", list(model.classes), None), in_memory=True)
 
     def _set_model(self, model, in_memory: bool) -> None:
         self.model, self.model_in_memory = model, in_memory
@@ -182,14 +184,8 @@ class PredictPage(Page):
         """Load `path` in a worker; a pickle this app did not export here asks for trust first."""
         path = Path(path)
 
-        def work(reporter):
-            from tlstudio.core.delivery.export import UntrustedModelError, load_model
-
-            try:
-                return load_model(path, trust=trust)
-            except UntrustedModelError as exc:
-                return exc  # the GUI thread asks the user, then loads again
-
+        # An untrusted pickle comes back as the error itself: the GUI thread asks, then loads again.
+        work = engine_task(LoadModelJob(path, trust))
         self.loading = path
         self.status.setText(f"Loading {path.name}…")
         self.progress.setRange(0, 0)
@@ -249,13 +245,7 @@ class PredictPage(Page):
             return
         sources = list(self.sources)
 
-        def work(reporter):
-            from tlstudio.core.delivery.predict_batch import run_batch
-
-            # A Learner is not thread-safe: a superseded run may still be finishing its chunk,
-            # and the trained learner in memory is shared with other pages.
-            with using_learner(model.learn, reporter):
-                return run_batch(model, sources, reporter=reporter)
+        work = engine_task(PredictJob(model.model_id, sources))
 
         self.status.setText("Finding images…")
         self.progress.setRange(0, 0)

@@ -1,13 +1,13 @@
-"""Pages whose work runs in a training process keep one ready while shown."""
+"""Pages whose work runs in the engine process have it ready while shown."""
 from __future__ import annotations
 
-from tlstudio.core.training import process as training_process  # no torch here: the child process loads it
+from tlstudio.qt import engine  # no torch here: the engine process loads it
 
 
 class UsesTrainingProcess:
-    """Mixin for a Page (listed before it): while the page is shown, has a
-    dataset and is idle, a training process with torch and fastai loaded waits
-    for the next run, so starting one does not wait for those imports."""
+    """Mixin for a Page (listed before it): while the page is shown and has a dataset, the
+    engine process is running with torch and fastai loaded, so starting a run does not wait
+    for those imports."""
 
     _closing = False
 
@@ -19,10 +19,10 @@ class UsesTrainingProcess:
         self.ready_training_process()
 
     def ready_training_process(self) -> None:
-        if self.isVisible() and self.state.dataset is not None and not self.is_busy() and not self._closing:
-            training_process.prestart()
+        if self.isVisible() and self.state.dataset is not None and not self._closing:
+            engine.prestart()
 
     def release_training_process(self) -> None:
-        """The window is closing: no new process from here on; the ready one ends."""
+        """The window is closing: no new engine process from here on; the running one ends."""
         self._closing = True
-        training_process.discard_spare()
+        engine.shutdown()

@@ -1,7 +1,7 @@
 """Train page: start and cancel a run, watch it live, keep the result.
 
-The run itself is `core.training.run` in a child process
-(`core.training_process`), so the window never shares a GIL with training; an
+The run itself is `core.training.run` in the engine process (a `TrainJob`), so
+the window never shares a GIL with training and never holds the model; an
 `EngineTask` thread forwards its events, which arrive here as queued signals.
 Handlers only record them; a 100 ms timer updates the progress line and,
 every third tick, repaints one changed plot, so a fast run cannot flood the
@@ -9,6 +9,7 @@ GUI thread.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Callable
 
@@ -27,7 +28,8 @@ from PySide6.QtWidgets import (
 
 from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
 from tlstudio.core.models.weights import weights_available
-from tlstudio.core.training import process as training_process  # no torch here: the child process loads it
+from tlstudio.core.jobs.training import TrainedModel, TrainJob
+from tlstudio.qt import engine
 from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.widgets.config_summary import ConfigSummary
@@ -58,10 +60,12 @@ def missing_weights(config) -> str:
 
 
 def train_task(spec, config, reporter, target=None):
-    """Runs in the worker thread, which forwards the child process's events.
+    """Runs in the worker thread, which forwards the engine process's events. The result names
+    the window's own `spec`, so pages can tell it is the dataset they show.
 
-    `target` replaces `training.run` in the child (it must be picklable)."""
-    return training_process.run_in_process(spec, config, reporter, target=target)
+    `target` replaces `training.run` in the engine (it must be picklable)."""
+    result = engine.host().run(TrainJob(spec, config, target), reporter)
+    return dataclasses.replace(result, spec=spec) if isinstance(result, TrainedModel) else result
 
 
 def ask_user(parent: QWidget, title: str, text: str) -> bool:

@@ -25,7 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from tlstudio.core.dataset.edits import DatasetEdits
-from tlstudio.core.doctor import KINDS, TITLES, DoctorConfig, DoctorFindings, run_doctor
+from tlstudio.core.doctor.findings import KINDS, TITLES, DoctorFindings
+from tlstudio.core.doctor.job import DoctorConfig
+from tlstudio.core.jobs.data import DoctorJob
+from tlstudio.qt.engine import engine_task
 from tlstudio.core.durations import format_duration
 from tlstudio.core.events import Progress
 from tlstudio.qt.workers import TaskSlot
@@ -99,7 +102,7 @@ class DoctorPanel(QWidget):
         self.report = None
         self.status.setText("Reading pixels…")
         self._running(True)
-        self.slot.start(lambda reporter: run_doctor(spec, reporter, config), name="doctor",
+        self.slot.start(engine_task(DoctorJob(spec, config)), name="doctor",
                         on_event=self._on_event, on_success=self._on_done, on_failure=self._on_failed)
 
     def is_running(self) -> bool:

@@ -22,6 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tlstudio.core.jobs.delivery import LoadModelJob, PredictImagesJob
+from tlstudio.qt import engine
+from tlstudio.qt.engine import engine_task
 from tlstudio.qt.widgets.image_drop_zone import IMAGE_SUFFIXES, ImageDropZone
 from tlstudio.qt.widgets.prediction_list import PredictionList
 from tlstudio.qt.widgets.trust_dialog import ask_trust
@@ -98,18 +101,11 @@ class ModelTryPanel(QGroupBox):
     def open_model_file(self, path: Path, trust: bool = False) -> None:
         """Load `path` in a worker; a pickle this app did not export here asks for trust first."""
 
-        def work(reporter):
-            from tlstudio.core.delivery.export import UntrustedModelError, load_model
-
-            try:
-                return load_model(path, trust=trust)
-            except UntrustedModelError as exc:
-                return exc  # the GUI thread asks the user, then loads again
-
+        # An untrusted pickle comes back as the error itself: the GUI thread asks, then loads again.
         self.status.setText(f"Loading {path.name}…")
         self.progress.setVisible(True)
         self.slot.start(
-            work,
+            engine_task(LoadModelJob(Path(path), trust)),
             name="load model",
             on_success=lambda result: self._on_loaded(path, trust, result),
             on_failure=self._on_failed,
@@ -146,10 +142,10 @@ class ModelTryPanel(QGroupBox):
         model, model_path, trusted = self.model, self.model_path, self._trusted
 
         def work(reporter):
-            from tlstudio.core.delivery.export import load_model, predict
-
-            loaded = model if model is not None else load_model(model_path, trust=trusted)
-            return loaded, predict(loaded, [Path(p) for p in paths], top_k=3)
+            loaded = model if model is not None else engine.host().run(LoadModelJob(model_path, trusted), reporter)
+            if isinstance(loaded, Exception):
+                raise loaded
+            return loaded, engine.host().run(PredictImagesJob(loaded.model_id, [Path(p) for p in paths], 3), reporter)
 
         self.status.setText(f"Predicting {len(paths)} image{'s' if len(paths) != 1 else ''}…")
         self.progress.setVisible(True)

@@ -22,29 +22,11 @@ from PySide6.QtWidgets import (
 from tlstudio.core.events import DownloadProgress
 from tlstudio.core.models.weights import weights_available
 from tlstudio.qt.settings import dialog_folder, remember_dialog_folder
+from tlstudio.core.jobs.data import DownloadWeightsJob, ImportWeightsJob
+from tlstudio.qt.engine import engine_task
 from tlstudio.qt.widgets.arch_table import AVAILABLE, MISSING, weights_text
 from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.workers import TaskSlot
-
-
-def download_or_explain(arch: str, reporter):
-    """Worker side: fetch the weights, or raise one sentence saying why not and what to do."""
-    from tlstudio.core.models.weights import WeightsUnavailable, download_url, download_weights
-
-    try:
-        return download_weights(arch, reporter=reporter)
-    except OSError as exc:
-        raise WeightsUnavailable(
-            f"Could not download the {arch} weights: this machine looks offline or cannot reach "
-            f"{download_url(arch).split('/')[2]} ({exc}). Use “Import weights file…” with a .pth "
-            f"file copied from a machine that has it."
-        ) from None
-
-
-def import_file(arch: str, path: str, reporter):
-    from tlstudio.core.models.weights import import_weights_file
-
-    return import_weights_file(arch, path)
 
 
 class WeightsPanel(QWidget):
@@ -121,7 +103,7 @@ class WeightsPanel(QWidget):
         self.banner.hide()
         self.progress.setRange(0, 0)
         self.slot.start(
-            lambda reporter: download_or_explain(arch, reporter),
+            engine_task(DownloadWeightsJob(arch)),
             name=f"download-{arch}",
             on_event=self._download_event,
             on_success=lambda path: self._done(arch, path, f"Downloaded the {arch} weights to {path}."),
@@ -143,7 +125,7 @@ class WeightsPanel(QWidget):
         self.banner.hide()
         self.progress.setRange(0, 0)
         self.slot.start(
-            lambda reporter: import_file(arch, path, reporter),
+            engine_task(ImportWeightsJob(arch, path)),
             name=f"import-{arch}",
             on_success=lambda dst: self._done(arch, dst, f"Imported {path} as the {arch} weights."),
             on_failure=self._failed,

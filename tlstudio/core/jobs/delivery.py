@@ -1,0 +1,116 @@
+"""Evaluate, export, load and predict as jobs, on a model held in the process that runs them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tlstudio.core.config import TrainConfig
+from tlstudio.core.dataset.spec import DatasetSpec
+from tlstudio.core.jobs import held
+
+
+@dataclass(frozen=True)
+class HeldModelFile:
+    """A model file loaded into the engine: what the window shows of it, and its id there."""
+
+    model_id: str
+    path: Path
+    format: str
+    classes: list[str]
+    metadata: dict | None
+
+
+def _learner(model_id: str):
+    return held.get(model_id).learn
+
+
+def _predictable(model_id: str):
+    """A held model as the `LoadedModel` that `predict`/`run_batch` take."""
+    from tlstudio.core.delivery.export import LoadedModel, loaded_from_learner
+
+    model = held.get(model_id)
+    return model if isinstance(model, LoadedModel) else loaded_from_learner(model.learn)
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    """`interpret` on one split of the dataset the model trained on."""
+
+    model_id: str
+    spec: DatasetSpec
+    split: str = "valid"
+
+    def __call__(self, reporter):
+        from tlstudio.core.delivery.interpret import interpret
+
+        return interpret(_learner(self.model_id), self.spec, split=self.split, reporter=reporter)
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """`export_model` of a held trained model. A target that cannot be written comes back as
+    the `ExportTargetError` itself (a value, not a failure), so the window can offer its fix."""
+
+    model_id: str
+    path: Path
+    spec: DatasetSpec | None = None
+    config: TrainConfig | None = None
+    metrics: dict | None = None
+    overwrite: bool = False
+    verify: bool = True
+
+    def __call__(self, reporter):
+        from tlstudio.core.delivery.export import export_model
+        from tlstudio.core.delivery.target import ExportTargetError
+
+        try:
+            return export_model(_learner(self.model_id), self.path, spec=self.spec, config=self.config,
+                                metrics=self.metrics, overwrite=self.overwrite, verify=self.verify, reporter=reporter)
+        except ExportTargetError as exc:
+            return exc
+
+
+@dataclass(frozen=True)
+class LoadModelJob:
+    """`load_model`, kept in this process. An untrusted pickle comes back as the
+    `UntrustedModelError` itself, so the window can ask and load again with `trust`."""
+
+    path: Path
+    trust: bool = False
+
+    def __call__(self, reporter):
+        from tlstudio.core.delivery.export import UntrustedModelError, load_model
+
+        try:
+            model = load_model(self.path, trust=self.trust)
+        except UntrustedModelError as exc:
+            return exc
+        return HeldModelFile(held.hold(model, "file"), model.path, model.format, list(model.classes), model.metadata)
+
+
+@dataclass(frozen=True)
+class PredictJob:
+    """`run_batch` with a held model (a trained one or a loaded file) on dropped paths."""
+
+    model_id: str
+    paths: list[Path] = field(default_factory=list)
+    top_k: int | None = None
+
+    def __call__(self, reporter):
+        from tlstudio.core.delivery.predict_batch import run_batch
+
+        return run_batch(_predictable(self.model_id), self.paths, top_k=self.top_k, reporter=reporter)
+
+
+@dataclass(frozen=True)
+class PredictImagesJob:
+    """`predict` (top `top_k` classes per image) with a held model on a few image files."""
+
+    model_id: str
+    paths: list[Path] = field(default_factory=list)
+    top_k: int = 3
+
+    def __call__(self, reporter):
+        from tlstudio.core.delivery.export import predict
+
+        return predict(_predictable(self.model_id), [Path(p) for p in self.paths], top_k=self.top_k)

@@ -1,0 +1,118 @@
+"""Train, and find a learning rate, as jobs; the trained learner stays in the process that ran them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tlstudio.core.config import TrainConfig
+from tlstudio.core.dataset.spec import DatasetSpec
+from tlstudio.core.events import EpochEnd
+from tlstudio.core.jobs import held
+from tlstudio.core.jobs.held import ModelRef
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A training run's result as plain data: the model itself stays held under `model.id`."""
+
+    model: ModelRef
+    spec: DatasetSpec
+    config: TrainConfig  # as it ran: the depth an automatic choice picked
+    history: list[EpochEnd] = field(default_factory=list)
+    status: str = "completed"  # "completed" | "cancelled" | "failed"
+    kept_epoch: int | None = None
+    message: str = ""
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        return self.history[-1].dropped if self.history else ()
+
+    @property
+    def final_metrics(self) -> dict[str, float]:
+        """Metrics of the kept epoch (empty when no epoch completed)."""
+        for e in self.history:
+            if e.global_epoch == self.kept_epoch:
+                return dict(e.metrics, valid_loss=e.valid_loss, train_loss=e.train_loss)
+        return {}
+
+
+def model_ref(learn, model_id: str) -> ModelRef:
+    from tlstudio.core.models.groups import n_layer_groups
+
+    frozen = learn.opt.frozen_idx if learn.opt is not None else 0
+    return ModelRef(model_id, str(getattr(learn.arch, "name", learn.arch)), tuple(str(c) for c in learn.dls.vocab),
+                    n_layer_groups(learn), frozen, getattr(learn, "weights_origin", ""))
+
+
+def trained_model(result, model_id: str) -> TrainedModel:
+    return TrainedModel(model_ref(result.learn, model_id), result.spec, result.config, list(result.history),
+                        result.status, result.kept_epoch, result.message)
+
+
+def _train(spec, config, reporter):
+    from tlstudio.core.training import run as training
+
+    return training.run(spec, config, reporter)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """`training.run`; `target(spec, config, reporter)` may replace it (picklable)."""
+
+    spec: DatasetSpec
+    config: TrainConfig
+    target: Callable | None = None
+
+    def __call__(self, reporter):
+        result = (self.target or _train)(self.spec, self.config, reporter)
+        if result is None or not hasattr(result, "learn"):
+            return result
+        return trained_model(result, held.hold(result, "trained"))  # one at a time: the last one goes
+
+
+def copy_of_trained(model_id: str, spec, config):
+    """A fresh learner for `spec` holding the held model's weights and freeze state, so a job
+    may change it (the LR finder does) without touching the held one."""
+    from tlstudio.core.training.run import prepare_learner
+
+    trained = held.get(model_id)
+    learn = prepare_learner(spec, config.with_(pretrained=False))
+    learn.model.load_state_dict(trained.learn.model.state_dict())
+    if trained.learn.opt is not None:
+        learn.freeze_to(trained.learn.opt.frozen_idx)
+    return learn
+
+
+@dataclass(frozen=True)
+class LrFindJob:
+    """`lr_find.find_lr` for one stage; stage 2 starts from a copy of held model `model_id` when given."""
+
+    spec: DatasetSpec
+    config: TrainConfig
+    stage: int
+    options: dict = field(default_factory=dict)
+    model_id: str | None = None
+
+    def __call__(self, reporter):
+        from tlstudio.core.training.lr_find import find_lr
+
+        learn = copy_of_trained(self.model_id, self.spec, self.config) if self.model_id else None
+        return find_lr(self.spec, self.config, unfreeze_depth=self.config.unfreeze_depth, stage=self.stage,
+                       reporter=reporter, learn=learn, **self.options)
+
+
+@dataclass(frozen=True)
+class ModelDigestJob:
+    """The sha256 of a held model's weights and its freeze state: shows a job left it alone."""
+
+    model_id: str
+
+    def __call__(self, reporter) -> tuple[str, int]:
+        import hashlib
+
+        learn = held.get(self.model_id).learn
+        digest = hashlib.sha256()
+        for name, tensor in learn.model.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest(), (learn.opt.frozen_idx if learn.opt is not None else -1)
