@@ -140,3 +140,22 @@ def test_the_checkpoint_holds_what_resuming_needs(tiny_spec, tiny_config, tmp_pa
     model = cp.model_state()
     assert model and all(isinstance(v, torch.Tensor) for v in model.values())
     assert math.isfinite(best["loss"])
+
+
+def test_a_cancelled_run_keeps_its_model_and_resumes_to_the_uninterrupted_result(uninterrupted, tiny_spec, tmp_path):
+    """Ctrl-C: the run stops after the current batch, keeps its best epoch as its model, and stays resumable."""
+    from tlstudio.core.model_file import read_tlsmodel
+    from tlstudio.core.project.runs import list_runs
+    from tlstudio.core.project.train_run import resume_in_project, train_in_project
+
+    whole = uninterrupted("fast")
+    reporter = ListReporter(cancel_when=lambda e: isinstance(e, BatchEnd) and (e.stage, e.epoch, e.batch) == (2, 1, 1))
+    cancelled = train_in_project(tmp_path / "c.tlsproject", tiny_spec, whole.config, reporter)
+    assert cancelled.outcome.status == "cancelled" and cancelled.outcome.evaluation_file is None
+    (run,) = list_runs(tmp_path / "c.tlsproject")
+    assert run.state == "cancelled" and (run.folder / "checkpoint" / "checkpoint.safetensors").is_file()
+    meta, _ = read_tlsmodel(run.folder / "model.tlsmodel")
+    assert meta["classes"] == tiny_spec.classes
+    resumed = resume_in_project(tmp_path / "c.tlsproject", ListReporter())
+    assert resumed.outcome.status == "completed"
+    assert _rows(resumed.result.history) == _rows(whole.result.history)
