@@ -6,7 +6,9 @@ epoch's row appears, plus a random delay, so some kills land while a
 checkpoint is being written). After every kill the project must open, the
 run must read as interrupted and its checkpoint, if it has one, must load
 with pickle unavailable. The last resume runs to the end, and the run must
-finish where the same run uninterrupted finishes.
+finish where the same run uninterrupted finishes. The kill points differ
+from run to run; `TLSTUDIO_KILL_SEED=N` replays those of a run whose seed
+a failure (or `pytest -s`) printed.
 """
 from __future__ import annotations
 
@@ -118,6 +120,7 @@ def test_sigkill_at_random_points_of_both_stages_and_resume_to_the_uninterrupted
         killed_in.append(stage)
         log.append(f"kill {i + 1}: after row {row} + {delay:.2f} s: in stage {stage}, {done} epochs checkpointed")
     context = f"seed {seed}:\n" + "\n".join(log)
+    print(context)  # where the kills landed, for `pytest -s`
     assert len(killed_in) >= len(plan) - 2, context
     assert {1, 2} <= set(killed_in), context
 

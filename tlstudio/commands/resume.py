@@ -17,7 +17,8 @@ def add_parser(subparsers) -> None:
         "Ctrl-C stops after the current batch, keeping the run resumable.",
     )
     parser.add_argument("project", metavar="DIR", help="the project folder (NAME.tlsproject)")
-    parser.add_argument("--run", dest="run_number", type=int, metavar="N", help="the run to continue (default: the last unfinished one)")
+    parser.add_argument("--run", dest="run_number", type=int, metavar="N",
+                        help="the run to continue (default: the last unfinished one)")
     parser.add_argument("--data", metavar="PATH", help="the dataset's new location, when it moved")
     parser.add_argument("--export", metavar="FILE", help="then export the model, format by suffix, verified")
     parser.add_argument("--force", action="store_true", help="let --export replace an existing file")
