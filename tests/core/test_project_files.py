@@ -173,3 +173,21 @@ def test_a_history_round_trips(trained_run):
     assert again.batches.iteration.tolist() == [e.iteration for e in batches]
     np.testing.assert_allclose(again.batches.smooth_loss, [e.smooth_loss for e in batches])
     assert recorder.batches(up_to_iteration=2).iteration.tolist() == [1, 2]
+
+
+def test_save_as_copies_the_whole_project_and_keeps_its_dataset(data, tmp_path):
+    from tlstudio.core.project.project_file import save_project_as
+    from tlstudio.core.project.runs import list_runs, new_run
+
+    project = set_pages(create_project(tmp_path / "a.tlsproject", scan(data), ScanSettings()), PAGES)
+    new_run(project.root, TrainConfig(bs=4), dataset_fingerprint=project.dataset.fingerprint)
+    (tmp_path / "sub").mkdir()
+    copy = save_project_as(project, tmp_path / "sub" / "b.tlsproject")
+    again = open_project(tmp_path / "sub" / "b.tlsproject")
+    assert again.pages == open_project(project.root).pages and again.root == copy.root
+    assert again.dataset.location == project.dataset.location and again.dataset.relative == "../../data"
+    (run,) = list_runs(again.root)
+    assert run.number == 1 and run.folder.parent.parent == again.root
+    assert open_project(project.root).dataset.relative == "../data"  # the original is as it was
+    with pytest.raises(ProjectError, match="already exists"):
+        save_project_as(project, tmp_path / "sub" / "b.tlsproject")

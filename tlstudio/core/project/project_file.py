@@ -7,6 +7,7 @@ given. Writes are atomic; opening reads JSON only.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,6 +130,35 @@ def relocate_dataset(project: Project, location, reporter=None):
     spec = scan_at(location, project.dataset.scan, reporter)
     check_fingerprint(project.dataset, spec, location)
     return save_project(replace(project, dataset=_moved(project, spec))), spec
+
+
+def save_project_as(project: Project, target) -> Project:
+    """File > Save as: a copy of the whole project (pages and runs) at `target`,
+    a new folder, whose dataset entry points at the same dataset."""
+    import shutil
+
+    from tlstudio.core.project.layout import LIVE_FILE
+    from tlstudio.core.project.runs import list_runs
+
+    target = Path(target)
+    if target.exists():
+        raise ProjectError(f"{target}: already exists; choose a new name for the copy")
+    busy = [r.number for r in list_runs(project.root) if r.live]
+    if busy:
+        raise ProjectError(f"{project.root}: run {busy[0]} is training; save a copy once it stops")
+    stage = target.with_name(f".{target.name}.copying")
+    shutil.rmtree(stage, ignore_errors=True)  # left by a copy that was killed
+    shutil.copytree(project.root, stage, ignore=shutil.ignore_patterns(LIVE_FILE, ".*.tmp", ".checkpoint-removed-*"))
+    os.replace(stage, target)  # the copy appears whole or not at all
+    ref = replace(project.dataset, relative=_relative_to(Path(project.dataset.location), target))
+    return save_project(replace(project, root=target, dataset=ref))
+
+
+def _relative_to(location: Path, root: Path) -> str | None:
+    try:
+        return Path(os.path.relpath(location, root.resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return None
 
 
 def _moved(project: Project, spec) -> DatasetRef:
