@@ -14,7 +14,7 @@ from tlstudio import __version__
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.printable import printable
 
-COMMANDS = ("scan", "models", "train", "lr_find", "evaluate", "predict", "export", "doctor")
+COMMANDS = ("scan", "models", "train", "resume", "runs", "lr_find", "evaluate", "predict", "export", "doctor")
 
 
 def _command_modules():

@@ -5,7 +5,9 @@ depth with discriminative learning rates; `--lr auto` takes the LR finder's
 valley suggestion first. The run keeps its best epoch (lowest validation loss)
 unless `--no-keep-best`. Ctrl-C stops after the current batch, keeps the best
 completed epoch and still exports it when `--export` was given (exit status
-130); a second Ctrl-C aborts.
+130); a second Ctrl-C aborts. `--project DIR` trains a new run of that
+project (created if new), checkpointed after every epoch so `tlstudio resume`
+can continue it; `--from MODEL` starts from your own model's body.
 """
 from __future__ import annotations
 
@@ -140,6 +142,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--export", metavar="FILE",
                         help="export the model, format by suffix (.tlsmodel, .pkl, .onnx, .pt), verified by reloading it")
     parser.add_argument("--force", action="store_true", help="let --export replace an existing file")
+    parser.add_argument("--project", metavar="DIR",
+                        help="train a new run of the project DIR (NAME.tlsproject, created if new): "
+                        "checkpointed after every epoch, resumable with `tlstudio resume DIR`")
+    parser.add_argument("--from", dest="from_model", metavar="MODEL",
+                        help="start from your own model (a .tlsmodel or a project's run folder): its body and "
+                        "layer groups, with a new head for this dataset's classes; --arch is then the model's")
     parser.set_defaults(run=run)
 
 
@@ -150,19 +158,39 @@ def run(args) -> int:
     reporter = _reporter()
     spec = load_dataset(args, reporter)
     config = config_from_args(args)
+    start = _starting_model(args, reporter)
+    if start is not None:
+        from tlstudio.core.project.starting_model import config_for
+
+        config = config_for(config, start)
+    project = _project(args, spec, reporter)
     if args.export:
         from tlstudio.commands.export import check_export_target
 
         check_export_target(args.export, config, force=args.force)  # before training, not after
     from tlstudio.core.training import run as training  # fastai loads only once the input is known to be good
     with cancel_on_sigint(reporter):
-        learn = training.prepare_learner(spec, config, reporter)
+        if start is None:
+            learn = training.prepare_learner(spec, config, reporter)
+        else:
+            from tlstudio.core.project.starting_model import learner_from_model
+
+            learn = learner_from_model(spec, config, start, reporter)
         if args.lr == "auto":
             config = distributed.from_rank0(lambda: _auto_lr(spec, learn, config, reporter), learn)
             if config is None:
                 return EXIT_CANCELLED
-        result = training.run(spec, config, reporter, learn=learn)
+        if project is not None:
+            from tlstudio.core.project.train_run import train_in_project
+
+            trained = train_in_project(project.root, spec, config, reporter, scan=scan_settings(args), start=start,
+                                       learn=learn)
+            result = trained.result
+        else:
+            result = training.run(spec, config, reporter, learn=learn)
     reporter.note(result.message)
+    if project is not None:
+        reporter.note(saved_note(trained.outcome))
     status = {"completed": 0, "cancelled": EXIT_CANCELLED}.get(result.status, 1)
     distributed.teardown()
     if args.export and distributed.is_rank0():
@@ -174,6 +202,45 @@ def run(args) -> int:
             with distributed.solo():
                 status = max(status, export_trained(result, args.export, force=args.force, reporter=reporter))
     return status
+
+
+def scan_settings(args):
+    from tlstudio.core.project.dataset_ref import ScanSettings
+
+    return ScanSettings(valid_pct=args.valid_pct, seed=args.seed if args.seed is not None else 42,
+                        allow_outside=args.allow_absolute_paths)
+
+
+def _starting_model(args, reporter):
+    if not args.from_model:
+        return None
+    from tlstudio.core.project.starting_model import starting_model
+
+    start = starting_model(args.from_model)
+    reporter.note(f"Starting from {start.label}: {start.architecture}, trained on {start.trained_on} "
+                  f"({len(start.classes)} classes); its body and {len(start.layer_groups)} layer groups, a new head")
+    return start
+
+
+def _project(args, spec, reporter):
+    """The project `--project` names, created or checked before anything trains."""
+    if not args.project:
+        return None
+    from tlstudio.cli import UserError
+    from tlstudio.core.training import distributed
+    from tlstudio.core.project.layout import project_dir
+    from tlstudio.core.project.train_run import project_for
+
+    if distributed.world_size() > 1:
+        raise UserError("--project does not run under torchrun yet; train in one process, or leave --project out")
+    return project_for(project_dir(args.project), spec, scan_settings(args), reporter)
+
+
+def saved_note(outcome) -> str:
+    """Where a project's run now lies, and what it holds."""
+    held = [f.name for f in (outcome.model_file, outcome.evaluation_file) if f is not None]
+    resumable = "" if outcome.status == "completed" else f"; continue it with `tlstudio resume {outcome.project}`"
+    return f"Run {outcome.run:03d} saved in {outcome.folder}" + (f" ({', '.join(held)})" if held else "") + resumable
 
 
 def _reporter() -> ConsoleReporter:

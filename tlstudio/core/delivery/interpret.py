@@ -104,6 +104,12 @@ def _item_paths(items) -> list[Path]:
     return [Path(p) for p in items]
 
 
+def from_predictions(*, split, classes, paths, y_true, y_pred, probs, losses, loss_order) -> Interpretation:
+    """An Interpretation measured from stored predictions (a project's evaluation.json)."""
+    return _measure(split=split, classes=classes, paths=paths, y_true=y_true, y_pred=y_pred, probs=probs,
+                    losses=losses, loss_order=loss_order)
+
+
 def _measure(*, split, classes, paths, y_true, y_pred, probs, losses, loss_order) -> Interpretation:
     c = len(classes)
     labels = np.arange(c)

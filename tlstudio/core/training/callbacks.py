@@ -77,6 +77,19 @@ class RunLog:
         best = min(range(len(ours)), key=lambda i: ours[i].valid_loss)
         return len(ours) - 1 - best
 
+    def best_state(self) -> tuple[int, tuple[float, float], dict] | None:
+        """(global epoch, (valid loss, accuracy), weights) of the best epoch so far: what a checkpoint keeps."""
+        return self._best
+
+    def resume_from(self, history: list[EpochEnd], *, iteration: int, best) -> None:
+        """Continue a run from its checkpoint: `history` so far, the model's
+        current weights as its last epoch's, and `best` as `best_state` gave it."""
+        self.history = list(history)
+        self.next_epoch = history[-1].global_epoch + 1
+        self.iteration = iteration
+        self._last = (history[-1].global_epoch, _state_copy(self.model))
+        self._best = best
+
     @property
     def last_epoch(self) -> int | None:
         return None if self._last is None else self._last[0]

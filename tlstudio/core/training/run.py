@@ -31,6 +31,7 @@ from tlstudio.core.dataset.loaders import dropped_note, recording_decode_failure
 from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.events import Cancelled, EpochEnd, FitEnd, Message, NullReporter, Reporter, StageStart
 from tlstudio.core.training.callbacks import ReporterCallback, RunLog
+from tlstudio.core.training.hooks import RunHooks
 
 if TYPE_CHECKING:
     from fastai.learner import Learner
@@ -143,22 +144,23 @@ def _check_depth(learn: "Learner", depth: int | None) -> None:
     depth_to_freeze_to(depth, n_groups(learn))
 
 
-def _stage1(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: RunLog, adapt_depth) -> None:
+def _stage1(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: RunLog, adapt_depth,
+            hooks: RunHooks) -> None:
     """`adapt_depth`: the groups whose BatchNorm statistics the fast head's
     features take from this data (stage 2's depth; 0 when there is no stage 2)."""
     learn.freeze()
     lr = slice(config.stage1_lr)
     total = n_groups(learn)
     lrs = _peak_lrs(learn, lr)
-    if config.fast_head and _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth):
+    if config.fast_head and _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth, hooks):
         return
     start = StageStart(1, "Head only (body frozen)", config.freeze_epochs, len(learn.dls.train), 1, total, lrs)
-    learn.fit_one_cycle(
-        config.freeze_epochs, lr, pct_start=STAGE1_PCT_START, cbs=[ReporterCallback(reporter, run_log, start)]
+    hooks.fit_one_cycle(
+        1, learn, config.freeze_epochs, lr, pct_start=STAGE1_PCT_START, cbs=[ReporterCallback(reporter, run_log, start)]
     )
 
 
-def _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth) -> bool:
+def _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth, hooks) -> bool:
     """Stage 1 on cached features; False when they would not fit in memory."""
     from tlstudio.core.training import distributed
     from tlstudio.core.training.features import cache_features, head_learner
@@ -174,7 +176,9 @@ def _stage1_on_features(learn, config, reporter, run_log, lrs, adapt_depth) -> b
         1, "Head only, on cached features (body frozen)", config.freeze_epochs, len(head.dls.train), 1, len(lrs), lrs
     )
     with head.no_bar(), head.no_logging(), distributed.ctx(head):
-        head.fit_one_cycle(
+        hooks.fit_one_cycle(
+            1,
+            head,
             config.freeze_epochs,
             config.stage1_lr,
             pct_start=STAGE1_PCT_START,
@@ -211,7 +215,7 @@ def _stage2_depth(learn: "Learner", spec: DatasetSpec, config: TrainConfig, repo
     return None if advice.value >= n_groups(learn) else advice.value
 
 
-def _stage2(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: RunLog) -> None:
+def _stage2(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: RunLog, hooks: RunHooks) -> None:
     """Stage 2 at `config.unfreeze_depth` (already resolved)."""
     from fastai.callback.training import BnFreeze
 
@@ -233,7 +237,9 @@ def _stage2(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: 
     lrs = _peak_lrs(learn, lr)
     trainable = total - learn.opt.frozen_idx
     start = StageStart(2, name, config.epochs, len(learn.dls.train), trainable, total, lrs)
-    learn.fit_one_cycle(
+    hooks.fit_one_cycle(
+        2,
+        learn,
         config.epochs,
         lr,
         pct_start=STAGE2_PCT_START,
@@ -242,9 +248,11 @@ def _stage2(learn: "Learner", config: TrainConfig, reporter: Reporter, run_log: 
     )
 
 
-def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn: "Learner | None" = None) -> TrainResult:
+def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn: "Learner | None" = None,
+        hooks: RunHooks | None = None) -> TrainResult:
     """Both stages. Never raises for a cancel or a failure inside training: the
-    result says what happened and the learner holds usable weights."""
+    result says what happened and the learner holds usable weights. `hooks`
+    (core/run_hooks.py) save the run as it goes, or resume it."""
     from fastai.torch_core import set_seed
 
     from tlstudio.core.training import distributed
@@ -257,17 +265,21 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     if config.seed is not None:
         set_seed(config.seed, reproducible=True)
     run_log = RunLog(learn.model, keep_best=config.keep_best, patience=config.early_stopping_patience)
+    hooks = hooks or RunHooks()
+    hooks.attach(run_log)
     error = ""
     try:
         with learn.no_bar(), learn.no_logging(), recording_decode_failures(run_log.dropped), distributed.ctx(learn):
-            if config.freeze_epochs > 0:
-                planned = planned_depth(learn, spec, config) if config.epochs > 0 else 0
-                _stage1(learn, config, reporter, run_log, adapt_depth=planned)
-            if not run_log.cancelled and config.epochs > 0:
+            start1 = hooks.start_epoch(1)
+            if config.freeze_epochs > 0 and start1 is not None:
+                # A resumed stage 1 has its BatchNorm statistics from the checkpoint already.
+                planned = planned_depth(learn, spec, config) if config.epochs > 0 and not start1 else 0
+                _stage1(learn, config, reporter, run_log, adapt_depth=planned, hooks=hooks)
+            if not run_log.cancelled and config.epochs > 0 and hooks.start_epoch(2) is not None:
                 run_log.stopped_early = False  # early stopping ends a stage; stage 2 still runs
                 depth = _stage2_depth(learn, spec, config, reporter, run_log)
                 config = config.with_(unfreeze_depth=depth, auto_depth=False)  # the result says what ran
-                _stage2(learn, config, reporter, run_log)
+                _stage2(learn, config, reporter, run_log, hooks)
     except Cancelled:
         run_log.cancelled = True
     except Exception as exc:  # a failed run still hands back the last good weights
