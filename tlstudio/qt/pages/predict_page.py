@@ -27,6 +27,7 @@ from tlstudio.core.predict_batch import MODEL_SUFFIXES, in_memory_model, is_mode
 from tlstudio.qt.learner_lock import using_learner
 from tlstudio.qt.pages.base import Page
 from tlstudio.qt.settings import settings
+from tlstudio.qt.widgets.image_tools import ImageTools
 from tlstudio.qt.widgets.prediction_results import PredictionResults
 from tlstudio.qt.widgets.prediction_view_controls import PredictionViewControls
 from tlstudio.qt.widgets.trust_dialog import ask_trust
@@ -62,6 +63,7 @@ class PredictPage(Page):
 
     def shutdown(self) -> None:
         self.slot.cancel()
+        self.tools.shutdown()
         self.results.shutdown()
 
     # -- layout -------------------------------------------------------------------
@@ -122,6 +124,8 @@ class PredictPage(Page):
         layout.addLayout(run_row)
         layout.addLayout(view_row)
         layout.addWidget(self.results, 1)
+        self.tools = ImageTools(self.state, self.table, lambda: self.model)
+        layout.addWidget(self.tools)
         self.save_button.setEnabled(False)
         self._set_running(False)
 
