@@ -37,6 +37,12 @@ def screenshot(widget, name: str, artifacts_dir: Path) -> Path:
     return path
 
 
+def settle(window, qtbot) -> None:
+    """Paint once so the gallery asks for its visible thumbnails, and give them time to arrive."""
+    window.grab()
+    qtbot.wait(1500)
+
+
 def tree(root: Path) -> dict:
     return {p.relative_to(root).as_posix(): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))}
 
@@ -96,8 +102,8 @@ def test_a_relabel_from_top_losses_changes_what_the_next_run_trains_on(main_wind
     assert f"Relabelled '{new_label}'" in gallery.item(0).toolTip()
     assert state.model_stale
     train, export = main_window.pages["train"], main_window.pages["export"]
-    assert "trained before the latest edits" in train.stale_banner.text() and "2 relabelled" in train.stale_banner.text()
-    assert "trained before the latest edits" in export.stale_banner.text()
+    assert "edits changed since the model was trained (now: 2 relabelled)" in train.stale_banner.text()
+    assert "edits changed since the model was trained" in export.stale_banner.text()
     qtbot.waitUntil(lambda: gallery.thumbnails_pending() == 0, timeout=10_000)
     gallery.clearSelection()  # the edited images' tint shows
     screenshot(main_window, "relabel-1-top-losses", artifacts_dir)
@@ -137,6 +143,8 @@ def test_a_relabel_from_top_losses_changes_what_the_next_run_trains_on(main_wind
     assert spec is state.training_spec() and len(spec) == len(trained_result.spec) - 1
     assert [spec.labels[spec.items.index(p)] for p in chosen] == [new_label] * 2
     assert state.training is train.result and not state.model_stale and train.stale_banner.text() == ""
+    state.restore(list(state.edits.paths()))  # back to the files as they are: the new model is stale now
+    assert state.model_stale and "(now: no edits)" in train.stale_banner.text()
 
 
 def test_edits_survive_a_restart(qtbot, state, tmp_path, demo_dir, own_data_folder, artifacts_dir):
@@ -197,6 +205,9 @@ def test_apply_to_disk_and_undo_from_the_data_page(main_window, qtbot, tmp_path,
     assert state.dataset.class_counts() == {"bag": 4, "coat": 7}
     assert dict(state.edits.moved) == {bag[2]: "valid"} and len(state.edits) == 1  # what the files cannot hold
     assert not bar.undo_button.isHidden()
+    assert "1 file was skipped" in main_window.data_page.banner.text()  # _removed/, named in the skipped list
+    assert any("holds the images taken out" in s.detail for s in state.dataset.skipped)
+    settle(main_window, qtbot)
     screenshot(main_window, "relabel-3-applied-to-disk", artifacts_dir)
 
     with qtbot.waitSignal(state.dataset_changed, timeout=30_000):
@@ -247,8 +258,10 @@ def test_the_doctor_panel_relabels_and_offers_the_imbalance_fix(main_window, qtb
     actions.open_url = lambda url: opened.append(url.toLocalFile())
     actions.folder_button.click()
     assert sorted(opened) == sorted({str(p.parent) for p in files})
-    panel.tree.scrollToItem(imbalance.child(0))
-    qtbot.wait(1500)  # the gallery's thumbnails arrive
+    main_window.resize(1280, 1000)
+    groups["exact_duplicate"].setExpanded(False)
+    settle(main_window, qtbot)
+    panel.tree.scrollToBottom()
     screenshot(main_window, "doctor-panel", artifacts_dir)
     # A fix made in the panel lands in the same edit list, kept for the dataset.
     from tlstudio.core import edit_store

@@ -107,11 +107,12 @@ class AppState(QObject):
             self.status_message.emit(f"The edit list could not be saved: {exc.strerror or exc}")
 
     def _update_stale(self) -> None:
+        """Stale: the model was trained on this dataset, but with other edits than the next run's."""
         stale = False
-        if self.training is not None:
-            now, then = self.training_spec(), self.training.spec
-            stale = (now is None or now.items != then.items or now.labels != then.labels
-                     or now.splits != then.splits)
+        now, trained = self.training_spec(), self.training
+        if trained is not None and now is not None and set(trained.spec.items) <= set(self.dataset.items):
+            then = trained.spec
+            stale = now.items != then.items or now.labels != then.labels or now.splits != then.splits
         if stale != self.model_stale:
             self.model_stale = stale
             self.model_stale_changed.emit(stale)

@@ -194,7 +194,9 @@ class DataPage(Page):
         self._opened = self.loader.path
         self.state.set_dataset(spec)
         if spec.skipped:
-            self.banner.show_message(f"{len(spec.skipped):,} files were skipped; see “Show skipped files…”.", "warning")
+            n = len(spec.skipped)
+            self.banner.show_message(f"{n:,} file{'s were' if n != 1 else ' was'} skipped; see “Show skipped files…”.",
+                                     "warning")
         self.state.status_message.emit(f"Opened {path}: {len(spec):,} images in {len(spec.classes)} classes")
         self.dataset_opened.emit(path)
 

@@ -1,9 +1,9 @@
-"""A warning strip for pages that use the trained model: it was trained before the latest dataset edits."""
+"""A warning strip for pages that use the trained model: the dataset's edits changed since it was trained."""
 from __future__ import annotations
 
 from tlstudio.qt.widgets.message_banner import MessageBanner
 
-STALE_TEXT = ("The model was trained before the latest edits to the dataset ({edits}): "
+STALE_TEXT = ("The dataset's edits changed since the model was trained (now: {edits}): "
               "train again for a model of the data as it is now.")
 
 
