@@ -275,6 +275,13 @@ def _move_no_replace(source: Path, target: Path) -> None:
     os.unlink(source)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # a link whose file is gone
+        return False
+
+
 def read_log(path) -> dict:
     path = Path(path)
     try:
@@ -302,7 +309,7 @@ def undo(log_path, reporter=None) -> UndoResult:
     restored, problems = 0, []
     for i, move in enumerate(reversed(moves)):
         there, back = os.path.lexists(move.target), os.path.lexists(move.source)
-        if there and back and os.path.samefile(move.source, move.target):
+        if there and back and _same_file(move.source, move.target):
             os.unlink(move.target)  # stopped between the link and the unlink: one file, two names
         elif there and not back:
             try:

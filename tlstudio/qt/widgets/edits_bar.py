@@ -105,7 +105,11 @@ class EditsBar(QWidget):
                 "moves them back.")
         if len(planned.kept):
             text += f"\n\n{len(planned.kept)} edits cannot be done to the files ({planned.kept.describe()}); they stay edits."
-        if not planned.moves or not self.confirm("Apply the edits to the files", text):
+        if not planned.moves:
+            self.state.status_message.emit(f"Nothing to move: the edits ({planned.kept.describe()}) cannot be done "
+                                           "to the files; they stay edits for the next run")
+            return
+        if not self.confirm("Apply the edits to the files", text):
             return
         log = disk_edits.default_log_path(spec)
 
