@@ -52,3 +52,38 @@ def test_the_predicted_class_by_default(learn, tiny_spec):
 
     probs, _ = learn.get_preds(dl=learn.dls.test_dl(test_items(learn, [sneaker])))
     assert cam.target == int(probs[0].argmax()) and cam.probability == pytest.approx(float(probs[0].max()), abs=1e-5)
+
+
+def test_a_batch_gives_each_image_its_own_map(learn, tiny_spec):
+    from tlstudio.core.delivery.grad_cam import grad_cams
+
+    paths = [tiny_spec.items[i] for i in tiny_spec.indices("valid")[:5]]
+    together = grad_cams(learn, paths)
+    for path, cam in zip(paths, together):
+        alone = grad_cam(learn, path)
+        assert cam.target == alone.target and cam.probability == pytest.approx(alone.probability, abs=1e-5)
+        assert np.abs(cam.heatmap - alone.heatmap).max() < 1e-4
+
+
+def test_overlays_are_plain_arrays_of_what_the_model_saw(learn, tiny_spec, tmp_path):
+    from tlstudio.core.events import ListReporter
+    from tlstudio.core.delivery.export import loaded_from_learner
+    from tlstudio.core.delivery.grad_cam import NoLearner, blend, overlays
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    paths = [tiny_spec.items[i] for i in tiny_spec.indices("valid")[:3]]
+    reporter = ListReporter()
+    shown = overlays(loaded_from_learner(learn), [paths[0], broken, *paths[1:]], reporter)
+    assert [o.path for o in shown] == paths  # the unreadable file is left out
+    assert reporter.events[-1].done == reporter.events[-1].total == 3
+    for o in shown:
+        assert o.overlay.shape == o.cam.image.shape == (128, 128, 3) and o.overlay.dtype == np.uint8
+        # The image as the model saw it: the 28 px original resized, normalisation undone.
+        original = np.asarray(Image.open(o.path).convert("RGB").resize((128, 128)), dtype=np.float32)
+        assert np.abs(o.cam.image.astype(np.float32) - original).mean() < 12
+        assert np.array_equal(o.overlay, blend(o.cam.image, o.cam.heatmap))
+    hot = blend(np.zeros((1, 2, 3), np.uint8), np.array([[0.0, 1.0]], np.float32))
+    assert hot[0, 0, 2] > hot[0, 0, 0] and hot[0, 1, 0] > hot[0, 1, 2]  # cold is blue, hot is red
+    with pytest.raises(NoLearner):
+        overlays(object(), paths)

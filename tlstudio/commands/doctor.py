@@ -4,6 +4,10 @@ A quick pixel pass runs first and its findings are announced on stderr; the
 feature pass (the pretrained backbone over every image) follows with a
 progress bar and an ETA. `--quick` stops after the pixel pass. Ctrl-C stops
 the feature pass and prints what the finished passes found (exit status 130).
+
+`--apply EDITS.json` does an edit list to the files instead (class folders
+only): images move between class folders or into `_removed/`, never deleted
+or overwritten, with an undo log written first; `--undo LOG` moves them back.
 """
 from __future__ import annotations
 
@@ -29,8 +33,14 @@ def add_parser(subparsers) -> None:
         description="Check a dataset before training: exact and near duplicates, copies shared between "
         "train/valid/test, one image under two labels, likely wrong labels, class imbalance and odd images.",
     )
-    parser.add_argument("data", help="dataset folder, .zip or .csv")
+    parser.add_argument("data", nargs="?", help="dataset folder, .zip or .csv")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--apply", metavar="EDITS.json",
+                        help="instead of checking, do the edit list to the files: relabelled images move to their "
+                        "class's folder, excluded ones into _removed/; nothing is deleted or overwritten")
+    parser.add_argument("--undo-log", metavar="LOG",
+                        help="with --apply: where to write the undo log (default: the app's data folder)")
+    parser.add_argument("--undo", metavar="LOG", help="move the files an --apply moved back, as its undo log says")
     parser.add_argument("--quick", action="store_true",
                         help="pixel pass only: no near duplicates by features, no label errors")
     parser.add_argument("--arch", default=defaults.arch, help=f"backbone for the features ({defaults.arch})")
@@ -73,7 +83,19 @@ def run(args) -> int:
     from tlstudio.core.doctor import DoctorConfig, FeatureConfig, run_doctor
 
     reporter = DoctorConsole()
+    if args.undo:
+        from tlstudio.commands.doctor_files import undo
+
+        return undo(args, reporter)
+    if not args.data:
+        from tlstudio.cli import UserError
+
+        raise UserError("give the dataset to check (DATA), or --undo LOG")
     spec = scan(args.data, valid_pct=args.valid_pct, seed=args.seed, reporter=reporter)
+    if args.apply:
+        from tlstudio.commands.doctor_files import apply
+
+        return apply(args, spec, reporter)
     config = DoctorConfig(features=not args.quick,
                           feature=FeatureConfig(arch=args.arch, size=args.size, device=args.device))
     with cancel_on_sigint(reporter, "the doctor"):

@@ -78,6 +78,12 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     parser.add_argument("--device", default=DEFAULTS.device, choices=("auto", "cpu", "cuda", "mps"),
                         help="where to train (auto: CUDA, then MPS, then CPU)")
+    parser.add_argument("--imbalance", default=DEFAULTS.imbalance, choices=("none", "loss_weights", "oversample"),
+                        help="for imbalanced classes: loss_weights weighs each class's loss by the inverse of its "
+                        "training count, oversample draws the small classes' images more often (none)")
+    parser.add_argument("--edits", metavar="EDITS.json",
+                        help="an edit list (excluded, relabelled or moved images, as the window or "
+                        "`tlstudio doctor` keep them) applied to the dataset before training; the files stay as they are")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -95,6 +101,7 @@ def config_from_args(args) -> TrainConfig:
         weights_file=Path(args.weights) if args.weights else None,
         pretrained=not args.no_pretrained,
         device=args.device,
+        imbalance=args.imbalance,
     )
     for name in ("freeze_epochs", "epochs", "fast_head", "keep_best"):
         if hasattr(args, name):
@@ -116,8 +123,25 @@ def load_dataset(args, reporter):
 
     spec = scan(args.data, valid_pct=args.valid_pct, seed=args.seed if args.seed is not None else 42, reporter=reporter,
                 allow_outside=args.allow_absolute_paths)
+    if getattr(args, "edits", None):
+        spec = apply_edits(args.edits, spec, reporter)
     print_dataset(reporter, spec)
     return spec
+
+
+def apply_edits(path, spec, reporter):
+    """The dataset with the edit list at `path` applied, saying what it changed."""
+    from tlstudio.core.dataset.edits import DatasetEdits
+    from tlstudio.core.printable import printable
+
+    edits = DatasetEdits.load(path)
+    unmatched = edits.unmatched(spec)
+    note = f"Edits from {printable(path)}: {edits.describe()}"
+    if unmatched:
+        note += (f"; {len(unmatched)} name{'s' if len(unmatched) == 1 else ''} no image of this dataset and "
+                 f"{'is' if len(unmatched) == 1 else 'are'} ignored (e.g. {printable(unmatched[0])})")
+    reporter.note(note)
+    return edits.apply(spec)
 
 
 def add_parser(subparsers) -> None:

@@ -80,6 +80,9 @@ class TrainConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
     num_workers: int = 0
     valid_pct: float = 0.2  # used only when the dataset has no split folders
+    # Class imbalance: "none" | "loss_weights" (class-weighted loss) |
+    # "oversample" (small classes drawn more often); core/imbalance.py.
+    imbalance: str = "none"
 
     def with_(self, **changes) -> "TrainConfig":
         if "unfreeze_depth" in changes:

@@ -36,6 +36,31 @@ class DatasetEdits:
             raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         self.moved[Path(path)] = split
 
+    def restore(self, path) -> None:
+        """Forget every edit of `path`: it is trained on as the files say."""
+        path = Path(path)
+        self.excluded.discard(path)
+        self.relabelled.pop(path, None)
+        self.moved.pop(path, None)
+
+    def edited(self, path) -> bool:
+        path = Path(path)
+        return path in self.excluded or path in self.relabelled or path in self.moved
+
+    def paths(self) -> set[Path]:
+        return set(self.excluded) | set(self.relabelled) | set(self.moved)
+
+    def unmatched(self, spec: DatasetSpec) -> list[Path]:
+        """The edited paths that are not images of `spec` (moved, deleted, or another dataset's)."""
+        items = set(spec.items)
+        return sorted(p for p in self.paths() if p not in items)
+
+    def describe(self) -> str:
+        """"2 excluded, 1 relabelled, 1 moved to another split", or "no edits"."""
+        parts = [f"{n} {what}" for n, what in ((len(self.excluded), "excluded"), (len(self.relabelled), "relabelled"),
+                                               (len(self.moved), "moved to another split")) if n]
+        return ", ".join(parts) or "no edits"
+
     def keep_one(self, paths, keep) -> None:
         """Of a duplicate set, keep `keep` and exclude the others."""
         for p in paths:

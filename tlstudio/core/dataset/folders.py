@@ -20,6 +20,8 @@ SYSTEM_NAMES = frozenset({
     "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r", "__macosx",
     "$recycle.bin", "system volume information", "@eadir",
 })
+# Where applying edits to disk puts the images taken out of a dataset (core/disk_edits.py); never scanned.
+REMOVED_FOLDER = "_removed"
 Candidate = tuple  # (path: str, label: str, split: str | None); None: the random split decides
 
 def is_image_name(name: str) -> bool:
@@ -69,6 +71,9 @@ def _list(folder: str) -> Listing:
         try:
             if is_hidden(e.name):
                 out.skipped.append(_hidden(e.path, e.name, e.is_dir()))
+            elif e.name == REMOVED_FOLDER and e.is_dir():
+                out.skipped.append(SkippedFile(Path(e.path), "hidden",
+                                               f"'{e.name}' holds the images taken out of the dataset; it was not scanned"))
             elif e.is_symlink():
                 _add_link(e, out)
             elif e.is_dir():

@@ -9,6 +9,7 @@ import logging
 import os
 from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 from fastai.data.load import SkipItemException
 from fastai.vision.all import (
@@ -185,10 +186,12 @@ def make_dataloaders(
     num_workers: int = 0,
     device=None,
     stats=None,
+    oversample: bool = False,
 ) -> DataLoaders:
     """Train/valid DataLoaders. The batch size shrinks to the training set when
     the set is smaller, because fastai drops the last partial training batch
-    and would otherwise train on nothing."""
+    and would otherwise train on nothing. `oversample`: the training loader is
+    fastai's WeightedDL, drawing each class equally often (core/imbalance.py)."""
     df = items_frame(spec)
     n_train = int((~df["is_valid"]).sum())
     if n_train == 0 or int(df["is_valid"].sum()) == 0:
@@ -198,9 +201,19 @@ def make_dataloaders(
     df = _decodable_first(df, spec)
     if seed is not None:
         set_seed(seed, reproducible=True)
-    return make_datablock(spec, augment, stats).dataloaders(
-        df, bs=max(1, min(bs, n_train)), num_workers=num_workers, device=device
-    )
+    block = make_datablock(spec, augment, stats)
+    bs = max(1, min(bs, n_train))
+    if oversample:
+        import fastai.callback.data  # noqa: F401 - adds DataBlock.weighted_dataloaders
+
+        from tlstudio.core.dataset.imbalance import sample_weights
+
+        # Weights for every row; fastai keeps the training rows' (valid rows never draw by weight).
+        train = ~df["is_valid"]
+        weights = np.ones(len(df))
+        weights[train.to_numpy()] = sample_weights(df.loc[train, "label"].tolist())
+        return block.weighted_dataloaders(df, weights, bs=bs, num_workers=num_workers, device=device)
+    return block.dataloaders(df, bs=bs, num_workers=num_workers, device=device)
 
 
 def _decodable_first(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from tlstudio import __version__
 
 # predict.py (standalone_predict) must run without the app, so these two live there and the app uses them.
 from tlstudio.core.delivery.standalone_predict import sidecar_path  # noqa: F401
+from tlstudio.core.dataset.fingerprint import dataset_fingerprint  # noqa: F401  (callers import it from here)
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.hashing import sha256_file  # noqa: F401
 
@@ -45,23 +46,6 @@ def format_of(path) -> str:
         raise ModelFileError(
             f"{path}: not a model file this app knows (use one of {', '.join(FORMATS)})"
         ) from None
-
-
-def dataset_fingerprint(spec) -> str:
-    """sha256 over the sorted (relative path, size, label, split) of every item:
-    the same folder gives the same fingerprint on any machine."""
-    base = Path(spec.root)
-    base = base if base.is_dir() else base.parent
-    rows = []
-    for item, label, split in zip(spec.items, spec.labels, spec.splits):
-        item = Path(item)
-        try:
-            rel = item.relative_to(base).as_posix()
-        except ValueError:
-            rel = item.as_posix()
-        size = item.stat().st_size if item.exists() else -1
-        rows.append(f"{rel}\t{size}\t{label}\t{split}")
-    return hashlib.sha256("\n".join(sorted(rows)).encode("utf-8")).hexdigest()
 
 
 def normalization(learn) -> dict | None:

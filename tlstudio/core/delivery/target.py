@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from tlstudio.core.delivery.model_meta import ModelFileError, format_of
-from tlstudio.core.delivery.trusted_files import data_dir
+from tlstudio.core.app_dirs import data_dir
 
 SPACE_MARGIN = 1.2  # the model file plus a fifth: sidecar, predict.py, a zip's directory
 MIN_FREE = 8 << 20

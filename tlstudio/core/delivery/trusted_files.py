@@ -18,18 +18,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tlstudio.core.app_dirs import data_dir  # noqa: F401  (callers import it from here)
+
 RECORD_NAME = "exported-models.tsv"
-
-
-def data_dir() -> Path:
-    """The app's per-user data folder; `TLSTUDIO_DATA_DIR` overrides it (tests use that)."""
-    if os.environ.get("TLSTUDIO_DATA_DIR"):
-        return Path(os.environ["TLSTUDIO_DATA_DIR"])
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "tlstudio"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "tlstudio"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tlstudio"
 
 
 def record_path() -> Path:

@@ -103,6 +103,19 @@ class PredictJob:
 
 
 @dataclass(frozen=True)
+class GradCamJob:
+    """Grad-CAM overlays (plain arrays) of a held model on image files."""
+
+    model_id: str
+    paths: list[Path] = field(default_factory=list)
+
+    def __call__(self, reporter):
+        from tlstudio.core.delivery.grad_cam import overlays
+
+        return overlays(held.get(self.model_id), self.paths, reporter)
+
+
+@dataclass(frozen=True)
 class PredictImagesJob:
     """`predict` (top `top_k` classes per image) with a held model on a few image files."""
 

@@ -67,7 +67,7 @@ class DatasetRef:
 
 
 def fingerprint(spec) -> str:
-    from tlstudio.core.delivery.model_meta import dataset_fingerprint
+    from tlstudio.core.dataset.fingerprint import dataset_fingerprint
 
     # A zip's items lie in the extraction cache: relative to it, the
     # fingerprint does not depend on where this machine keeps that cache.

@@ -160,12 +160,21 @@ def cache_features(
 
 def head_learner(learn: Learner, features: FeatureSet, metrics) -> Learner:
     """A fastai Learner whose model is the trainable part of `learn`'s head and
-    whose data are the cached features; same loss, optimizer and weight decay."""
+    whose data are the cached features; same loss (class weights included),
+    optimizer and weight decay. When `learn`'s training loader oversamples the
+    small classes, so does this one (core/imbalance.py)."""
+    from tlstudio.core.dataset import imbalance
+
     device = features.x_train.device
     bs = min(learn.dls.train.bs, len(features.x_train))
-    train = DataLoader(
-        list(zip(features.x_train, features.y_train)), bs=bs, shuffle=True, drop_last=True, device=device
-    )
+    pairs = list(zip(features.x_train, features.y_train))
+    if imbalance.oversamples(learn.dls.train):
+        from fastai.callback.data import WeightedDL
+
+        weights = imbalance.sample_weights(features.y_train.tolist())
+        train = WeightedDL(pairs, bs=bs, shuffle=True, drop_last=True, device=device, wgts=weights)
+    else:
+        train = DataLoader(pairs, bs=bs, shuffle=True, drop_last=True, device=device)
     valid = DataLoader(list(zip(features.x_valid, features.y_valid)), bs=learn.dls.valid.bs, device=device)
     return Learner(
         DataLoaders(train, valid, device=device),

@@ -76,9 +76,14 @@ def make_metrics() -> list:
     return [accuracy, error_rate, f1]
 
 
-def _build_learner(dls, config: TrainConfig, reporter: Reporter) -> "Learner":
+def _build_learner(dls, spec: DatasetSpec, config: TrainConfig, reporter: Reporter) -> "Learner":
+    from tlstudio.core.dataset import imbalance
     from tlstudio.core.models.learner import build_learner
 
+    extra = {}
+    if config.imbalance == imbalance.LOSS_WEIGHTS:
+        counts = spec.class_counts("train")
+        extra["loss_func"] = imbalance.weighted_loss([counts.get(c, 0) for c in dls.vocab], dls.device)
     return build_learner(
         dls,
         config.arch,
@@ -86,6 +91,7 @@ def _build_learner(dls, config: TrainConfig, reporter: Reporter) -> "Learner":
         weights_file=config.weights_file,
         metrics=make_metrics(),
         reporter=reporter,
+        **extra,
     )
 
 
@@ -94,11 +100,13 @@ def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter |
     and metrics, body frozen. Seeded, so two calls with one seed agree."""
     from fastai.torch_core import set_seed
 
+    from tlstudio.core.dataset import imbalance
     from tlstudio.core.dataset.loaders import make_dataloaders
     from tlstudio.core.training import distributed
     from tlstudio.core.training.device import choose_device, uses_mixed_precision
 
     reporter = reporter or NullReporter()
+    imbalance.check(config.imbalance)
     device = choose_device(config.device)
     distributed.setup(device)  # under torchrun: join its process group
     if config.seed is not None:
@@ -116,8 +124,9 @@ def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter |
         num_workers=config.num_workers,
         device=device,
         stats=(list(arch.mean), list(arch.std)),
+        oversample=config.imbalance == imbalance.OVERSAMPLE,
     )
-    learn = _build_learner(dls, config, reporter)
+    learn = _build_learner(dls, spec, config, reporter)
     if uses_mixed_precision(device):
         learn.to_fp16()
     learn.freeze()

@@ -15,8 +15,10 @@ from tlstudio.qt.pages.base import Page
 from tlstudio.qt.resources import DEMO_DATASET, app_icon
 from tlstudio.qt.widgets.dataset_summary import DatasetSummary
 from tlstudio.qt.widgets.doctor_panel import DoctorPanel
+from tlstudio.qt.widgets.edits_bar import EditsBar
 from tlstudio.qt.widgets.gallery_model import ITEM_ROLE
 from tlstudio.qt.widgets.gallery_view import Gallery
+from tlstudio.qt.widgets.image_actions import ImageActions
 from tlstudio.qt.widgets.image_viewer import ImageViewerDialog
 from tlstudio.qt.widgets.message_banner import MessageBanner
 from tlstudio.qt.widgets.skipped_table import SkippedFilesDialog
@@ -89,7 +91,16 @@ class DataPage(Page):
         layout.addWidget(self.scan_row)
         layout.addWidget(self.stack, 1)
         self.doctor = DoctorPanel()
+        self.doctor.edits_changed.connect(lambda _edits: state.commit_edits())
+        self.doctor.imbalance_chosen.connect(lambda fix: state.update_train_config(imbalance=fix))
+        state.train_config_changed.connect(lambda config: self.doctor.set_imbalance(config.imbalance))
+        self.doctor_actions = ImageActions(state, self.doctor.selected_paths)
+        self.doctor_actions.attach(self.doctor.tree)
+        self.doctor.set_actions(self.doctor_actions)
         layout.addWidget(self.doctor)
+        self.edits_bar = EditsBar(state)
+        self.edits_bar.rescan_requested.connect(lambda: self._opened and self.open_path(self._opened))
+        layout.addWidget(self.edits_bar)
         state.dataset_changed.connect(self.show_dataset)
         self.show_dataset(state.dataset)
 
@@ -183,7 +194,9 @@ class DataPage(Page):
         self._opened = self.loader.path
         self.state.set_dataset(spec)
         if spec.skipped:
-            self.banner.show_message(f"{len(spec.skipped):,} files were skipped; see “Show skipped files…”.", "warning")
+            n = len(spec.skipped)
+            self.banner.show_message(f"{n:,} file{'s were' if n != 1 else ' was'} skipped; see “Show skipped files…”.",
+                                     "warning")
         self.state.status_message.emit(f"Opened {path}: {len(spec):,} images in {len(spec.classes)} classes")
         self.dataset_opened.emit(path)
 
@@ -207,7 +220,8 @@ class DataPage(Page):
         if spec is not None and spec.seed is not None:
             self.split_controls.set_split(self.state.train_config.valid_pct, spec.seed)  # what open_path scanned with
         self.stack.setCurrentIndex(0 if spec is None else 1)
-        self.doctor.set_spec(spec)
+        self.doctor.set_spec(spec, self.state.edits)
+        self.doctor.set_imbalance(self.state.train_config.imbalance)
         self.doctor.setVisible(spec is not None)
 
     def show_skipped(self) -> None:
@@ -231,3 +245,4 @@ class DataPage(Page):
         self.loader.shutdown()
         self.gallery.shutdown()
         self.doctor.shutdown()
+        self.edits_bar.shutdown()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlstudio.core.jobs.delivery import EvaluateJob
+from tlstudio.core.jobs.delivery import EvaluateJob, HeldModelFile
 from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.pages.evaluation_view import (
@@ -40,6 +40,7 @@ from tlstudio.qt.pages.evaluation_view import (
 from tlstudio.qt.settings import dialog_folder, remember_dialog_folder
 from tlstudio.qt.widgets.confusion_matrix_view import ConfusionMatrixView
 from tlstudio.qt.widgets.image_results_gallery import ImageResultsGallery
+from tlstudio.qt.widgets.image_tools import ImageTools
 from tlstudio.qt.widgets.metrics_table import MetricsTable
 from tlstudio.qt.widgets.roc_plot import RocPlot
 from tlstudio.qt.workers import TaskSlot
@@ -80,6 +81,8 @@ class EvaluatePage(Page):
 
     def shutdown(self) -> None:
         self.slot.cancel()
+        self.top_tools.shutdown()
+        self.cell_tools.shutdown()
 
     # -- layout -----------------------------------------------------------------
     def _build(self) -> None:
@@ -158,11 +161,15 @@ class EvaluatePage(Page):
         row.addStretch(1)
         top_layout.addLayout(row)
         top_layout.addWidget(self.top_losses, 1)
+        self.top_tools = ImageTools(self.state, self.top_losses, self._learner)
+        top_layout.addWidget(self.top_tools)
         cell_page = QWidget()
         cell_layout = QVBoxLayout(cell_page)
         cell_layout.setContentsMargins(4, 4, 4, 4)
         cell_layout.addWidget(self.cell_title)
         cell_layout.addWidget(self.cell_gallery, 1)
+        self.cell_tools = ImageTools(self.state, self.cell_gallery, self._learner)
+        cell_layout.addWidget(self.cell_tools)
         self.image_tabs = QTabWidget()
         self.image_tabs.addTab(top_page, "Top losses")
         self.image_tabs.addTab(cell_page, "Selected cell")
@@ -197,6 +204,13 @@ class EvaluatePage(Page):
         layout.addWidget(body, 1)
         self._set_running(False)
         self.save_button.setEnabled(False)
+
+    def _learner(self):
+        """The trained model as Grad-CAM names it: held in the engine, by id."""
+        if self.state.training is None or self.interpretation is None:
+            return None
+        model = self.state.training.model
+        return HeldModelFile(model.id, None, "in memory", list(model.classes), None)
 
     # -- running ------------------------------------------------------------------
     def current_split(self) -> str:

@@ -40,6 +40,7 @@ from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.settings import settings
 from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
+from tlstudio.qt.widgets.stale_model_banner import StaleModelBanner
 from tlstudio.qt.workers import TaskSlot
 
 SUFFIX_OF = {fmt: suffix for suffix, fmt in FORMATS.items()}
@@ -190,6 +191,8 @@ class ExportPage(Page):
         sidecar_layout.addWidget(self.sidecar_tree, 1)
 
         left = QVBoxLayout()
+        self.stale_banner = StaleModelBanner(self.state)
+        left.addWidget(self.stale_banner)
         left.addWidget(export_box)
         left.addWidget(verify_box)
         left.addWidget(sidecar_box, 1)

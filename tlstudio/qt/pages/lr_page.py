@@ -201,7 +201,7 @@ class LrPage(UsesTrainingProcess, Page):
         self.stage2_radio.setText(f"Stage 2: unfrozen ({depth}), sets the top rate")
         note = (
             "Starts from a copy of the trained model."
-            if trained_model_fits(self.state.training, self.state.dataset, c)
+            if trained_model_fits(self.state.training, self.state.training_spec(), c)
             else "Starts from a fresh model; train first to probe the trained one. The depth is set on the Model page."
         )
         shown = self.results.get(2)
@@ -229,7 +229,7 @@ class LrPage(UsesTrainingProcess, Page):
     def run_finder(self) -> None:
         if self._slot.is_running() or self.state.dataset is None:
             return
-        stage, spec, config = self.stage(), self.state.dataset, self.state.train_config
+        stage, spec, config = self.stage(), self.state.training_spec(), self.state.train_config
         trained = self.state.training if stage == 2 and trained_model_fits(self.state.training, spec, config) else None
         options = dict(self.options)
         self.results.pop(stage, None)

@@ -28,6 +28,7 @@ from tlstudio.core.jobs.delivery import HeldModelFile, LoadModelJob, PredictJob
 from tlstudio.qt.engine import engine_task
 from tlstudio.qt.pages.base import Page
 from tlstudio.qt.settings import settings
+from tlstudio.qt.widgets.image_tools import ImageTools
 from tlstudio.qt.widgets.prediction_results import PredictionResults
 from tlstudio.qt.widgets.prediction_view_controls import PredictionViewControls
 from tlstudio.qt.widgets.trust_dialog import ask_trust
@@ -63,6 +64,7 @@ class PredictPage(Page):
 
     def shutdown(self) -> None:
         self.slot.cancel()
+        self.tools.shutdown()
         self.results.shutdown()
 
     # -- layout -------------------------------------------------------------------
@@ -123,6 +125,8 @@ class PredictPage(Page):
         layout.addLayout(run_row)
         layout.addLayout(view_row)
         layout.addWidget(self.results, 1)
+        self.tools = ImageTools(self.state, self.table, lambda: self.model)
+        layout.addWidget(self.tools)
         self.save_button.setEnabled(False)
         self._set_running(False)
 

@@ -35,6 +35,7 @@ from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.widgets.config_summary import ConfigSummary
 from tlstudio.qt.widgets.epoch_table import EpochTable
 from tlstudio.qt.widgets.message_banner import MessageBanner
+from tlstudio.qt.widgets.stale_model_banner import StaleModelBanner
 from tlstudio.qt.widgets.train_progress import TrainProgress
 from tlstudio.qt.widgets.training_curves import TrainingCurves
 from tlstudio.qt.workers import TaskSlot
@@ -92,6 +93,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self._started_at = 0.0
         self._ticks = 0
         self._next_plot = 0  # index in TrainingCurves.PARTS of the plot to repaint next
+        self._run_dataset = None  # the dataset open when the run started
 
         self.summary = ConfigSummary()
         self.summary.options_changed.connect(lambda changes: state.update_train_config(**changes))
@@ -131,6 +133,8 @@ class TrainPage(UsesTrainingProcess, Page):
         run_layout = QVBoxLayout(run_box)
         run_layout.addLayout(buttons)
         run_layout.addWidget(self.weights_banner)
+        self.stale_banner = StaleModelBanner(state)
+        run_layout.addWidget(self.stale_banner)
         run_layout.addWidget(self.weights_button)
         run_layout.addWidget(self.progress)
         run_layout.addWidget(self.result_label)
@@ -194,9 +198,10 @@ class TrainPage(UsesTrainingProcess, Page):
     def start(self) -> None:
         if self.is_training() or self.state.dataset is None:
             return
-        spec, config = self.state.dataset, self.state.train_config
+        spec, config = self.state.training_spec(), self.state.train_config  # the dataset with its edits
         if self._show_missing_weights(config):
             return
+        self._run_dataset = self.state.dataset
         self.result = None
         self.fit_end = None
         self.batches_seen = self.epochs_seen = 0
@@ -286,7 +291,7 @@ class TrainPage(UsesTrainingProcess, Page):
         elapsed = time.monotonic() - self._started_at
         self.table.mark_kept(result.kept_epoch)
         usable = result.status != "failed" or result.kept_epoch is not None
-        if usable and self.state.dataset is result.spec:  # not if another dataset was opened meanwhile
+        if usable and self.state.dataset is self._run_dataset:  # not if another dataset was opened meanwhile
             self.state.set_training(result)
         if result.status == "failed":
             self._end(f"Training failed: {result.message}")

@@ -4,8 +4,9 @@ belong to the run itself (keep the best epoch, early stopping), editable here.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
+from tlstudio.core.dataset import imbalance
 from tlstudio.core.config import AUGMENT_PRESETS, AugmentConfig, TrainConfig
 from tlstudio.qt.widgets.lr_plot import format_lr
 
@@ -54,7 +55,7 @@ def describe_stage2(c: TrainConfig) -> str:
 
 class ConfigSummary(QWidget):
     """Emits `options_changed(changes)`, TrainConfig fields (keep_best,
-    early_stopping_patience, bs), when the user edits them."""
+    early_stopping_patience, bs, imbalance), when the user edits them."""
 
     options_changed = Signal(dict)
 
@@ -96,8 +97,21 @@ class ConfigSummary(QWidget):
         row.addWidget(self.early_stop)
         row.addWidget(self.patience)
         row.addStretch(1)
+        self.imbalance = QComboBox()
+        self.imbalance.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for fix in imbalance.FIXES:
+            self.imbalance.addItem(imbalance.TITLES[fix], fix)
+        self.imbalance.setToolTip(
+            "For classes of very different sizes: weigh each class's loss by the inverse of its number of "
+            "training images, or draw the small classes' images more often; both stages use it"
+        )
         form.addRow("Weights:", self.keep_best)
         form.addRow("Early stopping:", row)
+        imbalance_row = QHBoxLayout()
+        imbalance_row.addWidget(self.imbalance)
+        imbalance_row.addStretch(1)
+        form.addRow("Class imbalance:", imbalance_row)
+        self.imbalance.currentIndexChanged.connect(self._emit)
         self.keep_best.toggled.connect(self._emit)
         self.early_stop.toggled.connect(self._emit)
         self.patience.valueChanged.connect(self._emit)
@@ -116,18 +130,21 @@ class ConfigSummary(QWidget):
         if c.early_stopping_patience is not None:
             self.patience.setValue(c.early_stopping_patience)
         self.patience.setEnabled(c.early_stopping_patience is not None)
+        self.imbalance.setCurrentIndex(max(self.imbalance.findData(c.imbalance), 0))
         self._updating = False
 
     def _emit(self, *_args) -> None:
         self.patience.setEnabled(self.early_stop.isChecked())
         if not self._updating:
             patience = self.patience.value() if self.early_stop.isChecked() else None
-            self.options_changed.emit(
-                {"keep_best": self.keep_best.isChecked(), "early_stopping_patience": patience, "bs": self.bs.value()}
-            )
+            self.options_changed.emit({
+                "keep_best": self.keep_best.isChecked(), "early_stopping_patience": patience, "bs": self.bs.value(),
+                "imbalance": self.imbalance.currentData(),
+            })
 
     def set_editable(self, editable: bool) -> None:
         self.bs.setEnabled(editable)
         self.keep_best.setEnabled(editable)
+        self.imbalance.setEnabled(editable)
         self.early_stop.setEnabled(editable)
         self.patience.setEnabled(editable and self.early_stop.isChecked())

@@ -4,7 +4,10 @@ The job runs on a worker thread (`TaskSlot`); the quick pixel pass's findings
 are drawn as soon as they arrive, the feature pass's replace them when it
 ends. Duplicate sets show their images side by side; clicking one keeps it
 and excludes the others. Every fix is recorded in an edit list
-(`core.dataset_edits.DatasetEdits`), never done to the files.
+(`core.dataset_edits.DatasetEdits`, the app state's when the Data page gives
+it), never done to the files. The imbalance group offers the training fixes
+(a class-weighted loss, oversampling); the choice is emitted for the training
+config. Selected findings give their images to the selection actions.
 """
 from __future__ import annotations
 
@@ -34,12 +37,15 @@ from tlstudio.core.events import Progress
 from tlstudio.qt.workers import TaskSlot
 
 SHOWN_PER_KIND = 25  # findings listed per kind; the rest are counted
+FINDING_ROLE = Qt.ItemDataRole.UserRole + 1  # the Finding of a row
+IMBALANCE_FIXES = (("loss_weights", "Weight the loss"), ("oversample", "Oversample"))
 THUMBS_PER_FINDING = 4
 THUMB_PX = 48
 
 
 class DoctorPanel(QWidget):
     edits_changed = Signal(object)  # the DatasetEdits, after each fix
+    imbalance_chosen = Signal(str)  # TrainConfig.imbalance: "loss_weights" | "oversample" | "none"
 
     def __init__(self, parent: QWidget | None = None, config: DoctorConfig | None = None):
         super().__init__(parent)
@@ -48,6 +54,8 @@ class DoctorPanel(QWidget):
         self.report = None
         self.findings: tuple = ()
         self.edits = DatasetEdits()
+        self.imbalance = "none"  # the training config's choice, shown on the imbalance group
+        self.actions: QWidget | None = None
         self.slot = TaskSlot(self)
         self._task_start: dict[str, tuple[float, int]] = {}
 
@@ -77,19 +85,42 @@ class DoctorPanel(QWidget):
         self.tree.setColumnWidth(1, 60)
         self.tree.setColumnWidth(2, 210)
         self.tree.setMaximumHeight(300)  # the gallery above keeps most of the page
+        self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
         self.tree.hide()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 6, 0, 0)
-        layout.addLayout(header)
-        layout.addWidget(self.tree, 1)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 6, 0, 0)
+        self._layout.addLayout(header)
+        self._layout.addWidget(self.tree, 1)
         self.set_spec(None)
 
-    def set_spec(self, spec) -> None:
+    def set_actions(self, actions: QWidget) -> None:
+        """Put the selection actions (widgets/image_actions.py) under the findings, shown with them."""
+        self.actions = actions
+        actions.setVisible(not self.tree.isHidden())
+        self._layout.addWidget(actions)
+
+    def selected_paths(self) -> list:
+        """The images of the selected findings, each once."""
+        paths = {}
+        for item in self.tree.selectedItems():
+            finding = item.data(0, FINDING_ROLE)
+            for p in finding.files if finding is not None else ():
+                paths[p] = None
+        return list(paths)
+
+    def set_imbalance(self, fix: str) -> None:
+        self.imbalance = fix
+        for button in self.findChildren(QPushButton, "imbalance-fix"):
+            button.setChecked(button.property("fix") == fix)
+
+    def set_spec(self, spec, edits: DatasetEdits | None = None) -> None:
         self.slot.cancel()
         self.spec, self.report, self.findings = spec, None, ()
-        self.edits = DatasetEdits()
+        self.edits = edits if edits is not None else DatasetEdits()
         self.tree.clear()
         self.tree.hide()
+        if self.actions is not None:
+            self.actions.hide()
         self.status.setText("")
         self._running(False)
         self.run_button.setEnabled(spec is not None)
@@ -161,13 +192,41 @@ class DoctorPanel(QWidget):
             if len(of_kind) > SHOWN_PER_KIND:
                 QTreeWidgetItem(group, [f"… and {len(of_kind) - SHOWN_PER_KIND:,} more"])
             group.setExpanded(bool(of_kind) and kind != "imbalance")
+            if kind == "imbalance" and of_kind:
+                self._add_imbalance_fixes(group)
         self.tree.show()
+        if self.actions is not None:
+            self.actions.show()
+
+    def _add_imbalance_fixes(self, group: QTreeWidgetItem) -> None:
+        """The two training fixes, one checkable button each: the next run uses the one checked."""
+        buttons = QWidget()
+        line = QHBoxLayout(buttons)
+        line.setContentsMargins(0, 0, 0, 0)
+        for fix, text in IMBALANCE_FIXES:
+            button = QPushButton(text, objectName="imbalance-fix", checkable=True)
+            button.setProperty("fix", fix)
+            button.setChecked(self.imbalance == fix)
+            button.setToolTip("The next training run weighs each class's loss by the inverse of its size"
+                              if fix == "loss_weights" else
+                              "The next training run draws the small classes' images more often")
+            button.clicked.connect(lambda checked, f=fix: self._choose_imbalance(f if checked else "none"))
+            line.addWidget(button)
+        line.addStretch(1)
+        self.tree.setItemWidget(group, 3, buttons)
+
+    def _choose_imbalance(self, fix: str) -> None:
+        self.set_imbalance(fix)
+        self.imbalance_chosen.emit(fix)
 
     def _add_finding(self, group: QTreeWidgetItem, finding) -> None:
         text = finding.detail
         if finding.kind in ("outlier", "label_issue"):
             text += f": {finding.files[0].name}"
+        if any(self.edits.edited(p) for p in finding.files):
+            text += " — edited"
         item = QTreeWidgetItem(group, [text, f"{finding.score:.3f}"])
+        item.setData(0, FINDING_ROLE, finding)
         item.setToolTip(0, "\n".join(str(p) for p in finding.files[:20]))
         if finding.kind == "imbalance":
             return

@@ -60,7 +60,8 @@ class ImageResultsGallery(QListWidget):
         self.setSpacing(4)
         self.setIconSize(QSize(thumb_size, thumb_size))
         self._fit_grid([])
-        self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
+        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)  # select several to relabel or exclude
+        self.overlays: dict[Path, QPixmap] = {}  # thumbnails replaced by a picture of their own (Grad-CAM)
         self._timer = QTimer(self, interval=0)
         self._timer.timeout.connect(self._load_some)
         self.itemDoubleClicked.connect(self._open_item)
@@ -74,6 +75,7 @@ class ImageResultsGallery(QListWidget):
 
     def set_entries(self, entries: list[GalleryEntry]) -> None:
         self.clear()
+        self.overlays = {}
         self.entries = list(entries)
         self._fit_grid(self.entries)
         blank = placeholder(self.thumb_size)
@@ -92,6 +94,34 @@ class ImageResultsGallery(QListWidget):
     def paths(self) -> list[Path]:
         return [e.path for e in self.entries]
 
+    def selected_paths(self) -> list[Path]:
+        return [self.entries[self.row(item)].path for item in self.selectedItems()]
+
+    def mark_edited(self, edits) -> None:
+        """Tint the images `edits` (a DatasetEdits) relabels or excludes, and say how in their tooltips."""
+        for row, entry in enumerate(self.entries):
+            item = self.item(row)
+            note = ("Excluded from the next training run" if entry.path in edits.excluded else
+                    f"Relabelled '{edits.relabelled[entry.path]}' for the next training run"
+                    if entry.path in edits.relabelled else "")
+            item.setBackground(QColor(255, 236, 179) if note else QColor(0, 0, 0, 0))
+            item.setToolTip(f"{note}\n{entry.tooltip or entry.path}" if note else entry.tooltip or str(entry.path))
+
+    def set_overlays(self, overlays: dict) -> None:
+        """Show `overlays[path]` instead of the thumbnail of each image it names; {}: the thumbnails again."""
+        had = set(self.overlays)
+        self.overlays = {Path(p): pix for p, pix in overlays.items()}
+        for row, entry in enumerate(self.entries):
+            item = self.item(row)
+            if entry.path in self.overlays:
+                item.setIcon(QIcon(self.overlays[entry.path].scaled(
+                    self.thumb_size, self.thumb_size, Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation)))
+            elif entry.path in had and row not in self._pending:
+                self._pending.append(row)
+        if self._pending:
+            self._timer.start()
+
     def thumbnails_pending(self) -> int:
         return len(self._pending)
 
@@ -99,7 +129,7 @@ class ImageResultsGallery(QListWidget):
         batch, self._pending = self._pending[:_THUMBS_PER_TICK], self._pending[_THUMBS_PER_TICK:]
         for row in batch:
             item = self.item(row)
-            if item is None:
+            if item is None or self.entries[row].path in self.overlays:
                 continue
             pix = load_thumbnail(self.entries[row].path, self.thumb_size)
             item.setIcon(QIcon(pix) if pix is not None else placeholder(self.thumb_size, "#f4c7c3"))

@@ -128,6 +128,17 @@ class PredictionTable(QTableView):
         else:
             self.sortByColumn(TOP_K, order)
 
+    def selected_paths(self) -> list:
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        return [self.proxy.index(r, 0).data(PREDICTION_ROLE).path for r in rows]
+
+    def paths(self) -> list:
+        """The images shown (filtered, sorted), less those that could not be read."""
+        return [p.path for p in self.shown_predictions() if not p.error]
+
+    def set_overlays(self, overlays: dict) -> None:
+        self.source.set_overlays(overlays)
+
     def shown_predictions(self) -> list:
         return [self.proxy.index(r, 0).data(PREDICTION_ROLE) for r in range(self.proxy.rowCount())]
 

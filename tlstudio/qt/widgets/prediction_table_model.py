@@ -35,6 +35,7 @@ class PredictionTableModel(QAbstractTableModel):
         self._arrived: list[int] = []
         self._repaint = QTimer(self, singleShot=True, interval=REPAINT_MS)
         self._repaint.timeout.connect(self._repaint_arrived)
+        self.overlays: dict[Path, QPixmap] = {}  # pictures shown instead of thumbnails (Grad-CAM), thumbnail-sized
         self._placeholder = _tile(self.thumb_size, QColor(225, 228, 232))
         self._broken = _tile(self.thumb_size, QColor(244, 199, 195))
 
@@ -42,6 +43,7 @@ class PredictionTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.loader.reset()
         self.cache.clear()
+        self.overlays = {}
         self.predictions = list(predictions)
         self.truth = {Path(k): v for k, v in truth.items()}
         self.endResetModel()
@@ -105,9 +107,20 @@ class PredictionTableModel(QAbstractTableModel):
             return actual
         return f"{actual}  {'✔' if pred.label == actual else '✘'}"
 
+    def set_overlays(self, overlays: dict) -> None:
+        """Show `overlays[path]` instead of each named image's thumbnail; {}: the thumbnails again."""
+        side = self.thumb_size.width()
+        self.overlays = {Path(p): pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation) for p, pix in overlays.items()}
+        if self.predictions:
+            self.dataChanged.emit(self.index(0, IMAGE), self.index(len(self.predictions) - 1, IMAGE),
+                                  [Qt.ItemDataRole.DecorationRole])
+
     def _thumbnail(self, row: int, path: Path, broken: bool) -> QPixmap:
         if broken:
             return self._broken
+        if path in self.overlays:
+            return self.overlays[path]
         pixmap = self.cache.get(row)
         if pixmap is None:
             self.loader.request(row, str(path))
