@@ -74,8 +74,8 @@ def test_every_reason_the_code_can_give_has_a_title():
     from tlstudio.core.dataset.spec import SKIP_REASONS
 
     source = "".join(
-        (Path(core.__file__).parent / f).read_text()
-        for f in ("dataset.py", "dataset_layouts.py", "dataset_folders.py", "dataset_zip.py", "image_check.py")
+        (Path(core.__file__).parent / "dataset" / f).read_text()
+        for f in ("scan.py", "spec.py", "layouts.py", "folders.py", "zip_cache.py", "image_check.py")
     )
     used = set(re.findall(r'_fail\(\s*"([a-z-]+)"', source))
     used |= set(re.findall(r'SkippedFile\([^()]*(?:\([^()]*\))?[^()]*?,\s*"([a-z-]+)"', source))
