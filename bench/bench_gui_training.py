@@ -4,7 +4,7 @@
 
 (a) headless, as `tlstudio train` runs it: `training.run` in a fresh
     process with a reporter that only keeps the BatchEnd events (started
-    through `training_process.run_in_process` from this script's main
+    through a fresh engine process (`jobs.host.EngineHost`) from this script's main
     thread, which does nothing else meanwhile);
 (w) headless in this process after a warm-up run: the same `training.run`
     with torch's one-time costs (first allocations, kernel selection) already
@@ -118,11 +118,16 @@ def run_headless(spec, config):
 
 def run_headless_process(spec, config):
     """(a): a fresh process, as the CLI."""
-    from tlstudio.core.training.process import run_in_process
+    from tlstudio.core.jobs.host import EngineHost
+    from tlstudio.core.jobs.training import TrainJob
 
     rec = BatchRecorder()
     t0, c0 = time.perf_counter(), children_cpu_s()
-    result = run_in_process(spec, config, rec)
+    host = EngineHost()
+    try:
+        result = host.run(TrainJob(spec, config), rec)
+    finally:
+        host.stop()  # joined, so its CPU time counts
     rec.cpu_s = children_cpu_s() - c0
     wall = time.perf_counter() - t0
     assert result.status == "completed", result.message

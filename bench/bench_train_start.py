@@ -1,16 +1,16 @@
-"""How long Start waits: a run in a fresh training process against one in a
-process readied ahead (`training_process.prestart`), and the learner's rebuild.
+"""How long Start waits: a run in a fresh engine process against one in an engine started
+ahead (`EngineHost.start`, what the Train page does while it is shown), and the time from the
+end of the fit to the result arriving in the window's process.
 
     .venv/bin/python bench/bench_train_start.py [--repeat 3] [--data resources/demo]
 
-(f) fresh: `run_in_process` with no ready process: spawn, import torch and
-    fastai, build the learner, then train;
-(r) ready: `prestart()` first, given `--ready-wait` seconds to import (what
-    the Train page does while it is shown), then the same run.
-Reported per run: seconds from the call to the first StageStart event (what
-the user waits for after Start), and seconds from the FitEnd event to the
-call's return (the window's process rebuilding the learner). The run itself
-is 1 head epoch on cached features, 32 px, no stage 2. Runs alternate f, r.
+(f) fresh: a new `EngineHost` whose first job is the run: spawn, import torch and fastai,
+    build the learner, then train;
+(r) ready: an engine started `--ready-wait` seconds earlier, then the same run.
+Reported per run: seconds from the call to the first StageStart event (what the user waits for
+after Start), and seconds from the FitEnd event to the call's return (before the engine process
+the window rebuilt the learner here; now only the plain result crosses). The run itself is 1 head
+epoch on cached features, 32 px, no stage 2. Runs alternate f, r.
 """
 from __future__ import annotations
 
@@ -47,11 +47,17 @@ class Clock:
         return False
 
 
-def one_run(spec, config) -> tuple[float, float]:
-    from tlstudio.core.training.process import run_in_process
+def one_run(spec, config, host=None) -> tuple[float, float]:
+    from tlstudio.core.jobs.host import EngineHost
+    from tlstudio.core.jobs.training import TrainJob
 
+    engine = host or EngineHost()
     clock = Clock()
-    result = run_in_process(spec, config, clock)
+    try:
+        result = engine.run(TrainJob(spec, config), clock)
+    finally:
+        if host is None:
+            engine.stop()
     done = time.perf_counter() - clock.t0
     assert result.status == "completed", result.message
     return clock.first_stage, done - clock.fit_end
@@ -66,21 +72,23 @@ def main(argv=None) -> int:
 
     from tlstudio.core.config import AugmentConfig, TrainConfig
     from tlstudio.core.dataset.scan import scan
-    from tlstudio.core.training import process as training_process
+    from tlstudio.core.jobs.host import EngineHost
 
     spec = scan(args.data)
     config = TrainConfig(augment=AugmentConfig(size=32), freeze_epochs=1, epochs=0, device="cpu", seed=42)
     print(f"{args.data}: {len(spec)} images")
-    one_run(spec, config)  # warm-up: this process imports fastai for the rebuild, the page cache fills
+    one_run(spec, config)  # warm-up: the page cache fills
     fresh, ready, rebuild = [], [], []
     for i in range(args.repeat):
         start, rb = one_run(spec, config)
         fresh.append(start)
         rebuild.append(rb)
         print(f"[{i}] fresh: first stage after {start:.2f} s, rebuild {rb:.2f} s", flush=True)
-        training_process.prestart()
+        host = EngineHost()
+        host.start()
         time.sleep(args.ready_wait)
-        start, rb = one_run(spec, config)
+        start, rb = one_run(spec, config, host)
+        host.stop()
         ready.append(start)
         rebuild.append(rb)
         print(f"[{i}] ready: first stage after {start:.2f} s, rebuild {rb:.2f} s", flush=True)
