@@ -96,7 +96,7 @@ NEEDS_STANDALONE = {"onnx", "torchscript"}
 def write_standalone(folder: Path) -> Path:
     """predict.py, beside an .onnx or .pt: the very module the app predicts those formats with."""
     target = folder / STANDALONE_NAME
-    source = resources.files("tlstudio.core").joinpath("standalone_predict.py").read_text(encoding="utf-8")
+    source = resources.files("tlstudio.core.delivery").joinpath("standalone_predict.py").read_text(encoding="utf-8")
     target.write_text(source, encoding="utf-8")
     return target
 
