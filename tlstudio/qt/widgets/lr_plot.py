@@ -154,9 +154,9 @@ class LrPlot(QWidget):
             self.plot.setXRange(*self._curve_range, padding=0.02)
         # Labels in rows from the top of the view down, in order along the
         # curve: suggestions that sit close together (slide and minimum may
-        # coincide) never overlap.
+        # coincide) never overlap. The top row is the chosen line's label's.
         y_low, y_high = self.plot.viewRange()[1]
-        for row, s in enumerate(sorted(result.suggestions, key=lambda s: s.lr)):
+        for row, s in enumerate(sorted(result.suggestions, key=lambda s: s.lr), start=1):
             self._add_marker(s, marker_point(s, lrs[ok], losses[ok]), y_high - (0.06 + LABEL_ROW * row) * (y_high - y_low))
         for s in result.suggestions:  # the legend in fastai's order
             self.legend.addItem(self.markers[s.name], f"{s.name}: {format_lr(s.lr)}")
