@@ -324,6 +324,7 @@ class TrainPage(UsesTrainingProcess, Page):
         header = self.table.horizontalHeader().sizeHint().height()
         height = header + rows * self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth() + 2
         self.table.setFixedHeight(height)
+        self.split.setSizes([self.split.height(), height])  # a shorter table hands its height back to the curves
 
     def _dataset_changed(self, _spec) -> None:
         if not self.is_training():
