@@ -61,6 +61,9 @@ def _label_problem(label: QLabel) -> str | None:
         needed = label.heightForWidth(label.width())
         if needed > label.height() + 1:
             return f"needs {needed} px of height, has {label.height()}"
+        longest = label.minimumSizeHint().width()  # its longest unbreakable run (a hash, say)
+        if longest > label.width() + 1:
+            return f"a word needs {longest} px of width, has {label.width()}"
         return None
     needed = label.sizeHint().width()
     if needed > label.width() + 1:

@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from layout_check import clipped
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QMainWindow, QStatusBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QSizePolicy, QStatusBar, QVBoxLayout, QWidget
 
 from tlstudio.qt.widgets.gallery_view import Gallery
 
@@ -90,3 +90,14 @@ def test_an_elided_thumbnail_caption_is_found(qtbot, demo_spec):
     qtbot.wait(20)
     name = gallery.model.index(0, 0).data()
     assert any(f"caption {name!r} needs" in p and "has 72" in p for p in clipped(window)), clipped(window)
+
+
+def test_a_wrapped_labels_word_wider_than_the_label_is_found(qtbot):
+    label = QLabel("sha256 5f8b3cff65c11446359f4de1585b626e1f6921921e64f5d", wordWrap=True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a hash has nowhere to wrap
+    window = shown(qtbot, label, 200, 80)
+    problems = clipped(window)
+    assert len(problems) == 1 and "a word needs" in problems[0], problems
+    label.setText("a few short words that wrap onto a second line")
+    qtbot.wait(20)
+    assert clipped(window) == []

@@ -52,7 +52,8 @@ class ModelTryPanel(QGroupBox):
         clear = QPushButton("Clear")
         self.predictions = PredictionList()
         clear.clicked.connect(self.predictions.clear)
-        self.status = QLabel("")
+        # On a line of its own, wrapped: beside the buttons a long message widened the whole page.
+        self.status = QLabel("", wordWrap=True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setVisible(False)
@@ -64,11 +65,12 @@ class ModelTryPanel(QGroupBox):
         buttons.addWidget(self.pick_button)
         buttons.addWidget(clear)
         buttons.addWidget(self.progress, 1)
-        buttons.addWidget(self.status, 1)
+        buttons.addStretch(0)
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)
         layout.addWidget(self.drop_zone)
         layout.addLayout(buttons)
+        layout.addWidget(self.status)
         layout.addWidget(self.predictions, 1)
         self._show_model()
 
