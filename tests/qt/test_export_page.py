@@ -132,6 +132,9 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     qtbot.waitUntil(lambda: page.try_panel.predictions.topLevelItemCount() == 3 and not page.try_panel.slot.is_running(), timeout=60_000)
     assert page.try_panel.predictions.rows()[2][1] == prediction
     page.grab().save(str(artifacts_dir / "export_page.png"))
+    # A model file named as the app names them (dataset-arch) still leaves the page narrow enough.
+    page.try_panel.use_model_file(target.with_name("fashion-demo-mobilenet_v2.tlsmodel"))
+    assert page.minimumSizeHint().width() <= PAGE_WIDTH_AT_1024
 
     # A retrain (a new result on the same dataset) clears the figures and the verified line.
     state = page.state
