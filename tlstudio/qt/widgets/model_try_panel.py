@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
@@ -58,9 +59,10 @@ class ModelTryPanel(QGroupBox):
         self.progress.setRange(0, 0)
         self.progress.setVisible(False)
 
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_label, 1)
-        model_row.addWidget(self.open_button)
+        # The button under the name, not beside it: at 1024 px the panel has no width for both.
+        model_row = QVBoxLayout()
+        model_row.addWidget(self.model_label)
+        model_row.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
         buttons = QHBoxLayout()
         buttons.addWidget(self.pick_button)
         buttons.addWidget(clear)
