@@ -289,7 +289,7 @@ class TrainPage(UsesTrainingProcess, Page):
             return
         self._end(
             result.message,
-            f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f} s.",
+            f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f}\u00a0s.",  # never "s." alone
             completed=result.status == "completed",
         )
         self.state.status_message.emit(result.message)
