@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fixtures_preview import preview_spec  # noqa: F401  (fixture)
+from layout_check import clipped
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QStyleOptionViewItem
 
 from tlstudio.core.config import AugmentConfig
 from tlstudio.qt.pages.augment_page import AugmentPage
@@ -103,6 +105,24 @@ def test_clicking_a_thumbnail_chooses_the_image_and_a_size_changes_the_grid(qtbo
     page.controls.size.setValue(32)
     smaller = wait_for_previews(qtbot, page, augment=page.state.augment)
     assert smaller["grid"].shape == (9, 32, 32, 3)
+
+
+def test_the_pickers_file_names_read_whole_with_the_rest_in_the_tooltip(qtbot, page, demo_spec):
+    page.state.set_dataset(demo_spec)
+    view = page.picker.view
+    qtbot.waitUntil(lambda: page.picker.model.rowCount() == len(demo_spec.items))
+    qtbot.wait(50)
+    option = QStyleOptionViewItem()
+    view.initViewItemOption(option)
+    on_screen = [page.picker.model.index(row, 0) for row in range(12)]
+    on_screen = [i for i in on_screen if view.visualRect(i).intersects(view.viewport().rect())]
+    assert len(on_screen) >= 8  # two rows of several thumbnails at 1024 x 700
+    for index in on_screen:
+        name = demo_spec.items[index.data(ITEM_ROLE)].name
+        assert index.data() == name
+        assert view.itemDelegateForIndex(index).sizeHint(option, index).width() <= view.visualRect(index).width(), name
+        assert index.data(Qt.ItemDataRole.ToolTipRole).startswith(name)
+    assert not [p for p in clipped(page) if "caption" in p]
 
 
 def test_clicking_a_batch_image_shows_its_augmentations(qtbot, page):

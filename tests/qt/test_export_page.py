@@ -10,8 +10,11 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from tlstudio.qt.main_window import SIDEBAR_WIDTH
 from tlstudio.qt.pages.export_page import ExportPage
 from tlstudio.qt.workers import EngineTask
+
+PAGE_WIDTH_AT_1024 = 1024 - SIDEBAR_WIDTH
 
 
 @pytest.fixture
@@ -75,6 +78,9 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     assert sidecar["dataset"]["fingerprint"] in fingerprint
     metrics = page.sidecar_tree.fontMetrics()
     qtbot.waitUntil(lambda: page.sidecar_tree.columnWidth(1) >= metrics.horizontalAdvance(fingerprint), timeout=2_000)
+    # After an export (long paths, a long status line) the page still fits beside the sidebar of a 1024 px window.
+    assert page.sidecar_label.text() == str(report.sidecar)
+    assert page.minimumSizeHint().width() <= PAGE_WIDTH_AT_1024
 
     # Exporting over the same file asks first; "no" leaves it as it was.
     first, before = report, target.read_bytes()
@@ -126,6 +132,9 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     qtbot.waitUntil(lambda: page.try_panel.predictions.topLevelItemCount() == 3 and not page.try_panel.slot.is_running(), timeout=60_000)
     assert page.try_panel.predictions.rows()[2][1] == prediction
     page.grab().save(str(artifacts_dir / "export_page.png"))
+    # A model file named as the app names them (dataset-arch) still leaves the page narrow enough.
+    page.try_panel.use_model_file(target.with_name("fashion-demo-mobilenet_v2.tlsmodel"))
+    assert page.minimumSizeHint().width() <= PAGE_WIDTH_AT_1024
 
     # A retrain (a new result on the same dataset) clears the figures and the verified line.
     state = page.state

@@ -93,6 +93,11 @@ def test_stage1_finder_shows_curve_and_four_suggestions_and_every_way_to_choose(
         assert view.contains(boxes[a]), a
         for b in boxes:
             assert a == b or not boxes[a].intersects(boxes[b]), (a, b)
+    chosen = page.plot.line.label.sceneBoundingRect()  # the chosen rate's label has a row of its own
+    assert page.plot.line.isVisible() and view.contains(chosen)
+    assert not [name for name, box in boxes.items() if box.intersects(chosen)]
+    for label in page.plot.marker_labels.values():  # on a white ground over the dashed line that may cross it
+        assert label.fill.color().alpha() > 128 and label.zValue() > page.plot.line.zValue()
     # Tick labels in one form.
     axis = page.plot.plot.getAxis("bottom")
     assert axis.logTickStrings([-4, math.log10(3e-4), -3, 0], 1, 1) == ["1e-4", "3e-4", "1e-3", "1e0"]

@@ -213,6 +213,22 @@ def test_run_options_edited_here_reach_the_config(qtbot, train_page):
     assert page.summary.bs.value() == 4
 
 
+def test_the_epoch_table_fits_the_planned_epochs_and_the_curves_take_the_rest(qtbot, train_page):
+    page, state = train_page, train_page.state
+    split = page.split
+
+    def no_gap():
+        return page.curves.height() + page.table.height() + split.handleWidth() == split.height()
+
+    state.update_train_config(freeze_epochs=3, epochs=3)
+    qtbot.waitUntil(no_gap)
+    tall, curves_then = page.table.height(), page.curves.height()
+    state.update_train_config(freeze_epochs=1, epochs=1)  # fewer rows: the table shrinks...
+    qtbot.waitUntil(no_gap)  # ...and hands what it gave up to the curves, leaving no empty band
+    assert page.table.height() < tall
+    assert page.curves.height() == curves_then + tall - page.table.height()
+
+
 def test_an_architecture_without_weights_here_is_stopped_before_it_starts(qtbot, train_page):
     page, state = train_page, train_page.state
     assert page.start_button.isEnabled() and page.weights_banner.isHidden()

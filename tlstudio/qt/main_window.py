@@ -13,6 +13,7 @@ from tlstudio.qt import settings
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.help_menu import add_help_menu
 from tlstudio.qt.pages.base import Page, PageHost
+from tlstudio.qt.widgets.status_bar import StatusBar
 from tlstudio.qt.workers import EngineTask
 
 # (key, sidebar title, module under tlstudio.qt.pages, class name), in workflow order.
@@ -39,6 +40,7 @@ STEP_TIPS = {
     "predict": "Run any model file on images or folders: top classes, confidence, CSV, accuracy on labelled data",
 }
 
+STATUS_MESSAGE_MS = 8000
 SIDEBAR_WIDTH = 168  # the longest step name with its padding; every pixel more is taken from the pages
 
 SIDEBAR_STYLE = """
@@ -84,7 +86,8 @@ class MainWindow(QMainWindow):
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
         self.state.navigate_requested.connect(self.show_page)
-        self.state.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.setStatusBar(StatusBar())  # elides a long message to the bar's width, whole in the tooltip
+        self.state.status_message.connect(lambda text: self.statusBar().showMessage(text, STATUS_MESSAGE_MS))
         self.data_page.dataset_opened.connect(self._remember)
         self.state.dataset_changed.connect(self._update_title)
 

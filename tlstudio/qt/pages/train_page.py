@@ -298,7 +298,7 @@ class TrainPage(UsesTrainingProcess, Page):
             return
         self._end(
             result.message,
-            f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f} s.",
+            f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f}\u00a0s.",  # never "s." alone
             completed=result.status == "completed",
         )
         self.state.status_message.emit(result.message)
@@ -333,6 +333,7 @@ class TrainPage(UsesTrainingProcess, Page):
         header = self.table.horizontalHeader().sizeHint().height()
         height = header + rows * self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth() + 2
         self.table.setFixedHeight(height)
+        self.split.setSizes([self.split.height(), height])  # a shorter table hands its height back to the curves
 
     def _dataset_changed(self, _spec) -> None:
         if not self.is_training():

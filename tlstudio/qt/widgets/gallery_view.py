@@ -5,9 +5,12 @@ from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QStackedWidget, QVBoxLayout, QWidget
 
 from tlstudio.core.dataset.spec import SPLITS
+from tlstudio.core.printable import printable
 from tlstudio.qt.widgets.gallery_model import GalleryModel
 
 ALL = "All"
+CAPTION_SAMPLE = 400  # file names measured to size the cells; a dataset's names share a pattern
+CAPTION_PADDING = 14  # the delegate's text margins (6 px) and air between neighbours
 
 
 class GalleryView(QListView):
@@ -25,6 +28,7 @@ class GalleryView(QListView):
         self.setWrapping(True)
         self.setIconSize(thumb)
         self.setGridSize(QSize(thumb.width() + 16, thumb.height() + 26))
+        # A name longer than its cell is elided in the middle, whole in the tooltip.
         self.setSpacing(0)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
@@ -36,6 +40,15 @@ class GalleryView(QListView):
         self._trim = QTimer(self, singleShot=True, interval=30)
         self._trim.timeout.connect(self._keep_visible_only)
         self.verticalScrollBar().valueChanged.connect(self._trim.start)
+
+    def fit_captions(self, names: list[str]) -> None:
+        """Cells as wide as the widest of `names` needs (up to twice the thumbnail), so
+        names read whole under small thumbnails; never narrower than thumbnail and margin."""
+        thumb = self._gallery_model.thumb_size
+        metrics = self.fontMetrics()
+        widest = max((metrics.horizontalAdvance(name) for name in names), default=0) + CAPTION_PADDING
+        width = min(max(thumb.width() + 16, widest), 2 * thumb.width() + 16)
+        self.setGridSize(QSize(width, thumb.height() + 26))
 
     def visible_rows(self) -> tuple[int, int]:
         """First and last row that can be on screen now (the last may be past the end)."""
@@ -119,6 +132,9 @@ class Gallery(QWidget):
         for box in (self.class_box, self.split_box, self.search):
             box.blockSignals(False)
         self.model.set_spec(spec)
+        if spec is not None:
+            step = max(1, len(spec.items) // CAPTION_SAMPLE)
+            self.view.fit_captions([printable(path.name) for path in spec.items[::step]])
         self.view.scrollToTop()
 
     def apply_filter(self) -> None:

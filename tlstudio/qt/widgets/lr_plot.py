@@ -30,6 +30,8 @@ SUGGESTION_TIPS = {
 }
 EMPTY_TEXT = "Run the LR finder to see the loss against the learning rate, with fastai's four suggestions."
 LABEL_ROW = 0.11  # suggestion labels sit in rows this share of the y range apart, so none overlaps another
+LABEL_FILL = (255, 255, 255, 220)
+LINE_Z = 20  # the chosen line: above the curve and the markers
 
 
 def format_lr(lr: float) -> str:
@@ -99,9 +101,9 @@ class LrPlot(QWidget):
             pen=pg.mkPen("#444", width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
             hoverPen=pg.mkPen("#000", width=3),
             label="",
-            labelOpts={"position": 0.95, "color": "#222", "fill": (255, 255, 255, 220), "movable": True},
+            labelOpts={"position": 0.95, "color": "#222", "fill": LABEL_FILL, "movable": True},
         )
-        self.line.setZValue(20)
+        self.line.setZValue(LINE_Z)
         self.line.hide()
         self.plot.addItem(self.line, ignoreBounds=True)
         self.line.sigPositionChanged.connect(self._update_line_label)
@@ -154,9 +156,9 @@ class LrPlot(QWidget):
             self.plot.setXRange(*self._curve_range, padding=0.02)
         # Labels in rows from the top of the view down, in order along the
         # curve: suggestions that sit close together (slide and minimum may
-        # coincide) never overlap.
+        # coincide) never overlap. The top row is the chosen line's label's.
         y_low, y_high = self.plot.viewRange()[1]
-        for row, s in enumerate(sorted(result.suggestions, key=lambda s: s.lr)):
+        for row, s in enumerate(sorted(result.suggestions, key=lambda s: s.lr), start=1):
             self._add_marker(s, marker_point(s, lrs[ok], losses[ok]), y_high - (0.06 + LABEL_ROW * row) * (y_high - y_low))
         for s in result.suggestions:  # the legend in fastai's order
             self.legend.addItem(self.markers[s.name], f"{s.name}: {format_lr(s.lr)}")
@@ -176,9 +178,11 @@ class LrPlot(QWidget):
         scatter.sigClicked.connect(lambda *_a, name=s.name: self.choose_suggestion(name))
         x_low, x_high = self._curve_range or (x, x)
         right_half = x > (x_low + x_high) / 2  # a label points into the plot, never past its edge
-        label = pg.TextItem(f"{s.name} {format_lr(s.lr)}", color=colour, anchor=(1.0, 0.5) if right_half else (0.0, 0.5))
+        label = pg.TextItem(
+            f"{s.name} {format_lr(s.lr)}", color=colour, anchor=(1.0, 0.5) if right_half else (0.0, 0.5), fill=LABEL_FILL,
+        )
         label.setPos(x, label_y)
-        label.setZValue(11)
+        label.setZValue(LINE_Z + 1)  # a label reaching across the chosen line stays readable over it
         stem = pg.PlotCurveItem([x, x], [y, label_y], pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DotLine))
         self.plot.addItem(stem)
         self.plot.addItem(scatter)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
@@ -55,23 +56,26 @@ class ModelTryPanel(QGroupBox):
         clear = QPushButton("Clear")
         self.predictions = PredictionList()
         clear.clicked.connect(self.predictions.clear)
-        self.status = QLabel("")
+        # On a line of its own, wrapped: beside the buttons a long message widened the whole page.
+        self.status = QLabel("", wordWrap=True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setVisible(False)
 
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_label, 1)
-        model_row.addWidget(self.open_button)
+        # The button under the name, not beside it: at 1024 px the panel has no width for both.
+        model_row = QVBoxLayout()
+        model_row.addWidget(self.model_label)
+        model_row.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
         buttons = QHBoxLayout()
         buttons.addWidget(self.pick_button)
         buttons.addWidget(clear)
         buttons.addWidget(self.progress, 1)
-        buttons.addWidget(self.status, 1)
+        buttons.addStretch(0)
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)
         layout.addWidget(self.drop_zone)
         layout.addLayout(buttons)
+        layout.addWidget(self.status)
         layout.addWidget(self.predictions, 1)
         self._show_model()
 

@@ -11,11 +11,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGraphicsItem, QSplitter, QVBoxLayout, QWidget
 
+from tlstudio.qt.widgets.titled_plot import TitledPlot
+
 METRIC_COLOURS = ("#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 TRAIN_COLOUR, VALID_COLOUR, LR_COLOUR, STAGE_COLOUR = "#1f77b4", "#ff7f0e", "#7f7f7f", "#555555"
+STAGE_LABEL_FILL = (255, 255, 255, 225)
 
 
-def _growing_curve(plot: pg.PlotItem, colour: str, name: str, symbol: str | None = None) -> pg.PlotDataItem:
+def _growing_curve(plot: pg.PlotItem, colour: str, name: str | None, symbol: str | None = None) -> pg.PlotDataItem:
     curve = plot.plot(
         [], [], pen=pg.mkPen(colour, width=2), name=name,
         symbol=symbol, symbolSize=7, symbolBrush=colour, symbolPen=None,
@@ -34,10 +37,15 @@ def _cache_axes(plot: pg.PlotItem) -> None:
 
 
 def _stage_line(plot: pg.PlotItem) -> pg.InfiniteLine:
+    # The label sits on whichever side of the line has more room (pyqtgraph
+    # switches between the two anchors), so it is never cut off at the plot's
+    # edge; its white ground keeps it readable where a curve runs under it.
     line = pg.InfiniteLine(
         angle=90, movable=False, pen=pg.mkPen(STAGE_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
-        label="stage 2", labelOpts={"position": 0.92, "color": STAGE_COLOUR, "anchors": [(0, 0), (0, 0)]},
+        label="stage 2",
+        labelOpts={"position": 0.95, "color": STAGE_COLOUR, "fill": STAGE_LABEL_FILL, "anchors": [(0, 0), (1, 0)]},
     )
+    line.setZValue(5)  # above the curves, so the label's ground covers them and not the reverse
     line.hide()
     plot.addItem(line, ignoreBounds=True)
     return line
@@ -46,30 +54,21 @@ def _stage_line(plot: pg.PlotItem) -> pg.InfiniteLine:
 class TrainingCurves(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.loss_widget = pg.PlotWidget(background="w")
-        self.loss_plot = self.loss_widget.getPlotItem()
-        self.loss_plot.setTitle("Loss", color="#333")
-        self.loss_plot.setLabel("bottom", "iteration")
-        # Bottom left: losses fall from the top left, and the stage label sits at the top.
-        self.loss_plot.addLegend(offset=(10, -10), labelTextColor="#333")
-        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        # Titles and legends above the axes (TitledPlot): a legend inside would cover curves.
+        self.loss_widget = TitledPlot("Loss", "iteration")
+        self.loss_plot = self.loss_widget.plot_item
         self.train_curve = _growing_curve(self.loss_plot, TRAIN_COLOUR, "train (smoothed)")
         self.valid_curve = _growing_curve(self.loss_plot, VALID_COLOUR, "valid", symbol="o")
+        self.loss_widget.fit_legend()
 
-        self.metric_widget = pg.PlotWidget(background="w")
-        self.metric_plot = self.metric_widget.getPlotItem()
-        self.metric_plot.setTitle("Metrics (validation)", color="#333")
-        self.metric_plot.setLabel("bottom", "epoch")
-        self.metric_plot.addLegend(offset=(-10, -10), labelTextColor="#333")
-        self.metric_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.metric_widget = TitledPlot("Metrics (validation)", "epoch")
+        self.metric_plot = self.metric_widget.plot_item
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
 
-        self.lr_widget = pg.PlotWidget(background="w")
-        self.lr_plot = self.lr_widget.getPlotItem()
-        self.lr_plot.setTitle("Learning rate (head group)", color="#333")
-        self.lr_plot.setLabel("bottom", "iteration")
-        self.lr_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.lr_curve = _growing_curve(self.lr_plot, LR_COLOUR, "lr")
+        # Its x axis is the loss plot's; the title names it, so the axes keep the height.
+        self.lr_widget = TitledPlot("Learning rate (head group), by iteration")
+        self.lr_plot = self.lr_widget.plot_item
+        self.lr_curve = _growing_curve(self.lr_plot, LR_COLOUR, None)
 
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             _cache_axes(plot)
@@ -79,7 +78,7 @@ class TrainingCurves(QWidget):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_widget)
         top.addWidget(self.metric_widget)
-        top.setSizes([600, 400])
+        top.setSizes([550, 450])
         outer = QSplitter(Qt.Orientation.Vertical)
         outer.addWidget(top)
         outer.addWidget(self.lr_widget)
@@ -103,6 +102,7 @@ class TrainingCurves(QWidget):
         self._dirty = dict.fromkeys(self.PARTS, True)
         for name in list(self.metric_curves):
             self.metric_plot.removeItem(self.metric_curves.pop(name))
+        self.metric_widget.fit_legend()
         self.flush()
 
     # -- recording (once per event, no drawing) ----------------------------
@@ -154,6 +154,7 @@ class TrainingCurves(QWidget):
                 if curve is None:
                     colour = METRIC_COLOURS[i % len(METRIC_COLOURS)]
                     curve = self.metric_curves[name] = _growing_curve(self.metric_plot, colour, name, symbol="o")
+                    self.metric_widget.fit_legend()
                 curve.setData(np.asarray(self.epochs, float), np.asarray(values, float))
             self._place_stage_line(self.metric_stage_line, self.stage2_epoch)
             drew = True
