@@ -80,6 +80,30 @@ def test_jobs_run_one_after_another_in_one_process_that_keeps_the_model(host, ho
     assert len(digest) == 64 and frozen == result.model.frozen_idx
 
 
+def test_waiting_for_a_busy_engine_can_be_cancelled(host):
+    """A second caller (another page) waits for the running job, and can give up while it waits."""
+    import threading
+
+    running = ListReporter(cancel_when=lambda ev: False)
+    first = threading.Thread(target=lambda: host.run(TrainJob(None, TrainConfig(), train_targets.reports_pid), running))
+    first.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not running.of_type(Message) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert running.of_type(Message), "the first job never started"
+        waiting = ListReporter()
+        waiting.cancel()
+        t0 = time.monotonic()
+        with pytest.raises(Cancelled, match="waiting for the engine"):
+            host.run(ModelDigestJob("none"), waiting)
+        assert time.monotonic() - t0 < 2  # it did not wait for the running job
+    finally:
+        running.cancel()
+        first.join(30)
+    assert _pid_of_run(host) == host.pid  # released again
+
+
 def test_cancel_in_stage_2_keeps_the_last_completed_epoch(host, tiny_spec, tiny_config):
     reporter = ListReporter(cancel_when=lambda ev: isinstance(ev, BatchEnd) and ev.stage == 2)
     result = host.run(TrainJob(tiny_spec, tiny_config.with_(epochs=3), train_targets.HoldInStage(2)), reporter)

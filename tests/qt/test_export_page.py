@@ -220,20 +220,6 @@ def test_export_waits_while_the_evaluate_page_uses_the_model(qtbot, state, train
     qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)
 
 
-def test_waiting_for_a_busy_model_can_be_cancelled():
-    from tlstudio.core.events import Cancelled, ListReporter
-    from tlstudio.qt.learner_lock import using_learner
-
-    learn, reporter = object(), ListReporter()
-    with using_learner(learn, reporter):
-        reporter.cancel()
-        with pytest.raises(Cancelled):
-            with using_learner(learn, reporter):
-                pass
-    with using_learner(learn, ListReporter()):  # released again
-        pass
-
-
 def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, trained_run, tmp_path, monkeypatch):
     from tlstudio.core.delivery.export import export_model
     from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
