@@ -53,8 +53,9 @@ def meta_learner_for(preview_spec):
 
     def make(arch):
         if arch not in cache:
+            dls = preview_loaders(preview_spec, AugmentConfig())  # real tensors: only the model is on meta
             with torch.device("meta"):
-                cache[arch] = build_learner(preview_loaders(preview_spec, AugmentConfig()), arch, pretrained=False)
+                cache[arch] = build_learner(dls, arch, pretrained=False)
         return cache[arch]
 
     return make
