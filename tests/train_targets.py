@@ -175,3 +175,15 @@ class AdoptWeights:
         result = SimpleNamespace(learn=learn, spec=self.spec, config=self.config, history=self.history,
                                  status=self.status, kept_epoch=self.kept_epoch, message=self.message)
         return trained_model(result, held.hold(result, "trained"))
+
+
+class IsHeld:
+    """Whether the engine still holds `model_id` (a later run may have replaced it)."""
+
+    def __init__(self, model_id: str):
+        self.model_id = model_id
+
+    def __call__(self, reporter) -> bool:
+        from tlstudio.core.jobs import held
+
+        return any(m == self.model_id for m, _ in held.items())

@@ -49,14 +49,15 @@ _hosted: dict = {}  # (engine pid) -> the TrainedModel held there
 def trained_result(trained_run, tmp_path_factory):
     """The session's trained model as the window sees it: held in the engine process (the same
     weights as `trained_run.result.learn`), its result naming the session's `tiny_spec`. A test
-    that ended the engine gets it held again in the next one."""
+    that ended the engine, or trained another model there, gets it held again."""
     import torch
 
     from tlstudio.qt import engine
 
     host = engine.host()
     host.start()
-    if host.pid not in _hosted:
+    cached = _hosted.get(host.pid)
+    if cached is None or not host.run(train_targets.IsHeld(cached.model.id)):  # a later run replaced it
         result = trained_run.result
         weights = tmp_path_factory.mktemp("hosted") / "weights.pth"
         torch.save(result.learn.model.state_dict(), weights)
