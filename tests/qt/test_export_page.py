@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from tlstudio.qt.main_window import SIDEBAR_WIDTH
 from tlstudio.qt.pages.export_page import ExportPage
+from tlstudio.qt import engine
 from tlstudio.qt.workers import EngineTask
 
 PAGE_WIDTH_AT_1024 = 1024 - SIDEBAR_WIDTH
@@ -231,6 +232,7 @@ def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, traine
     shutil.copyfile(exported.path, foreign)
     # Opened on another machine: this one's record of its own exports is not there.
     monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "another-machine"))
+    engine.shutdown()  # the engine reads the app's data folder from its environment: the next job starts one with this
     panel = ModelTryPanel()
     qtbot.addWidget(panel)
     questions = []

@@ -15,6 +15,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
 from tlstudio.qt.pages.predict_page import PredictPage
+from tlstudio.qt import engine
 from tlstudio.qt.workers import EngineTask
 
 
@@ -233,6 +234,7 @@ def test_a_foreign_pickle_asks_for_trust_and_loads_nothing_on_no(qtbot, page, mo
     foreign.parent.mkdir()
     shutil.copyfile(model_file, foreign)
     monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "another-machine"))  # not exported on this machine
+    engine.shutdown()  # the engine reads the app's data folder from its environment: the next job starts one with this
     questions = []
     monkeypatch.setattr(page, "confirm_trust", lambda message: questions.append(message) or False)
     page.take_paths([foreign, labelled])
