@@ -189,6 +189,9 @@ def test_download_offline_fails_fast_with_a_clear_message(qtbot, page):
 
 def test_import_checks_the_file_then_makes_the_weights_available(qtbot, page, tmp_path):
     from tlstudio.core.models.weights import OFFLINE
+    from tlstudio.qt import engine
+
+    engine.shutdown()  # the engine reads the hub cache's place from its environment: start one with this test's
 
     page.table.select_arch("resnet18")
     bad = tmp_path / "notes.pth"
