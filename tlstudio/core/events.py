@@ -55,6 +55,14 @@ class EpochEnd:
     dropped: tuple[str, ...] = ()  # images that failed to decode so far in the run, left out of their split
 
 
+def kept_metrics(history, kept_epoch: int | None) -> dict[str, float]:
+    """Metrics (with the losses) of the kept epoch of a run's `EpochEnd` history; empty when none."""
+    for e in history:
+        if e.global_epoch == kept_epoch:
+            return dict(e.metrics, valid_loss=e.valid_loss, train_loss=e.train_loss)
+    return {}
+
+
 def dropped_text(n: int) -> str:
     """How every output words `EpochEnd.dropped`: "2 images could not be decoded and were left out"."""
     return f"{n} image{'s' if n != 1 else ''} could not be decoded and {'were' if n != 1 else 'was'} left out"

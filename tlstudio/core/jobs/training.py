@@ -6,7 +6,7 @@ from typing import Callable
 
 from tlstudio.core.config import TrainConfig
 from tlstudio.core.dataset.spec import DatasetSpec
-from tlstudio.core.events import EpochEnd
+from tlstudio.core.events import EpochEnd, kept_metrics
 from tlstudio.core.jobs import held
 from tlstudio.core.jobs.held import ModelRef
 
@@ -30,10 +30,7 @@ class TrainedModel:
     @property
     def final_metrics(self) -> dict[str, float]:
         """Metrics of the kept epoch (empty when no epoch completed)."""
-        for e in self.history:
-            if e.global_epoch == self.kept_epoch:
-                return dict(e.metrics, valid_loss=e.valid_loss, train_loss=e.train_loss)
-        return {}
+        return kept_metrics(self.history, self.kept_epoch)
 
 
 def model_ref(learn, model_id: str) -> ModelRef:

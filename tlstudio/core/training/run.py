@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from tlstudio.core.config import TrainConfig
 from tlstudio.core.dataset.loaders import dropped_note, recording_decode_failures
 from tlstudio.core.dataset.spec import DatasetSpec
-from tlstudio.core.events import Cancelled, EpochEnd, FitEnd, Message, NullReporter, Reporter, StageStart
+from tlstudio.core.events import Cancelled, EpochEnd, FitEnd, Message, NullReporter, Reporter, StageStart, kept_metrics
 from tlstudio.core.training.callbacks import ReporterCallback, RunLog
 from tlstudio.core.training.hooks import RunHooks
 
@@ -61,10 +61,7 @@ class TrainResult:
     @property
     def final_metrics(self) -> dict[str, float]:
         """Metrics of the kept epoch (empty when no epoch completed)."""
-        for e in self.history:
-            if e.global_epoch == self.kept_epoch:
-                return dict(e.metrics, valid_loss=e.valid_loss, train_loss=e.train_loss)
-        return {}
+        return kept_metrics(self.history, self.kept_epoch)
 
 
 def make_metrics() -> list:
