@@ -36,6 +36,51 @@ def main_window(qtbot, state):
 
 
 @pytest.fixture
+def engine_env(monkeypatch):
+    """`engine_env(name, value)` sets an environment variable the engine process reads when it
+    starts, and ends the running engine so the next job starts one that sees it. At teardown the
+    engine is ended again, before the variable is restored: a later test must not get an engine
+    that still sees this test's value (a foreign data folder makes its own exports untrusted)."""
+    from tlstudio.qt import engine
+
+    changed = []
+
+    def set_env(name: str, value) -> None:
+        monkeypatch.setenv(name, str(value))
+        changed.append(name)
+        engine.shutdown()
+
+    yield set_env
+    if changed:
+        engine.shutdown()
+
+
+_DIALOGS = ("warning", "question", "critical", "information")
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_dialogs(monkeypatch):
+    """A modal message box runs an event loop of its own that no test can answer, and blocks the
+    whole run past every timeout. Tests replace the page's own `confirm...` hook; one that reaches
+    a real box instead gets its default answer (No) and fails, naming the box."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+
+    def fake(kind):
+        def box(_parent, title, text, *_buttons):
+            shown.append(f"{kind} {title!r}: {text}")
+            return QMessageBox.StandardButton.No
+        return staticmethod(box)
+
+    for kind in _DIALOGS:
+        monkeypatch.setattr(QMessageBox, kind, fake(kind))
+    yield shown
+    if shown:
+        pytest.fail(f"a modal dialog was shown that no test answered: {shown}")
+
+
+@pytest.fixture
 def dataset_factory(tmp_path, monkeypatch):
     """`dataset_factory(layout)` writes a tiny dataset under tmp_path; zips extract under tmp_path too."""
     monkeypatch.setenv("TLSTUDIO_CACHE_DIR", str(tmp_path / "cache"))

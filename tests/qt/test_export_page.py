@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication
 
 from tlstudio.qt.main_window import SIDEBAR_WIDTH
 from tlstudio.qt.pages.export_page import ExportPage
-from tlstudio.qt import engine
 from tlstudio.qt.workers import EngineTask
 
 PAGE_WIDTH_AT_1024 = 1024 - SIDEBAR_WIDTH
@@ -221,7 +220,7 @@ def test_export_waits_while_the_evaluate_page_uses_the_model(qtbot, state, train
     qtbot.waitUntil(lambda: not EngineTask.live_tasks(), timeout=30_000)
 
 
-def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, trained_run, tmp_path, monkeypatch):
+def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, trained_run, tmp_path, monkeypatch, engine_env):
     from tlstudio.core.delivery.export import export_model
     from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 
@@ -231,8 +230,7 @@ def test_a_model_file_from_another_machine_loads_only_when_trusted(qtbot, traine
     foreign.parent.mkdir()
     shutil.copyfile(exported.path, foreign)
     # Opened on another machine: this one's record of its own exports is not there.
-    monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "another-machine"))
-    engine.shutdown()  # the engine reads the app's data folder from its environment: the next job starts one with this
+    engine_env("TLSTUDIO_DATA_DIR", tmp_path / "another-machine")
     panel = ModelTryPanel()
     qtbot.addWidget(panel)
     questions = []

@@ -187,11 +187,11 @@ def test_download_offline_fails_fast_with_a_clear_message(qtbot, page):
     assert label.height() >= label.heightForWidth(label.width())
 
 
-def test_import_checks_the_file_then_makes_the_weights_available(qtbot, page, tmp_path):
+def test_import_checks_the_file_then_makes_the_weights_available(qtbot, page, tmp_path, engine_env):
     from tlstudio.core.models.weights import OFFLINE
-    from tlstudio.qt import engine
+    import os
 
-    engine.shutdown()  # the engine reads the hub cache's place from its environment: start one with this test's
+    engine_env("TORCH_HOME", os.environ["TORCH_HOME"])  # the engine reads the hub cache's place at start
 
     page.table.select_arch("resnet18")
     bad = tmp_path / "notes.pth"

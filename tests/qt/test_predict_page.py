@@ -15,7 +15,6 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
 from tlstudio.qt.pages.predict_page import PredictPage
-from tlstudio.qt import engine
 from tlstudio.qt.workers import EngineTask
 
 
@@ -229,12 +228,11 @@ def test_the_model_in_memory_predicts_without_a_file(qtbot, page, state, trained
     assert page.model_label.text().startswith("No model yet")
 
 
-def test_a_foreign_pickle_asks_for_trust_and_loads_nothing_on_no(qtbot, page, model_file, labelled, tmp_path, monkeypatch):
+def test_a_foreign_pickle_asks_for_trust_and_loads_nothing_on_no(qtbot, page, model_file, labelled, tmp_path, monkeypatch, engine_env):
     foreign = tmp_path / "elsewhere" / "m.pkl"
     foreign.parent.mkdir()
     shutil.copyfile(model_file, foreign)
-    monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "another-machine"))  # not exported on this machine
-    engine.shutdown()  # the engine reads the app's data folder from its environment: the next job starts one with this
+    engine_env("TLSTUDIO_DATA_DIR", tmp_path / "another-machine")  # not exported on this machine
     questions = []
     monkeypatch.setattr(page, "confirm_trust", lambda message: questions.append(message) or False)
     page.take_paths([foreign, labelled])

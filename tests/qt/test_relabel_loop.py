@@ -21,9 +21,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(autouse=True)
-def own_data_folder(tmp_path, monkeypatch):
+def own_data_folder(tmp_path, engine_env):
     """The edit lists these tests keep go to a folder of their own, never to the session's."""
-    monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "app-data"))
+    engine_env("TLSTUDIO_DATA_DIR", tmp_path / "app-data")
     return tmp_path / "app-data"
 
 
