@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -126,14 +127,27 @@ def test_cancel_keeps_the_previous_dataset(main_window, qtbot, demo_spec, datase
     assert "Cancelled" in main_window.statusBar().currentMessage()
 
 
-def test_closing_while_a_scan_runs_stops_it(qtbot, state, dataset_factory):
+def test_closing_while_a_scan_runs_stops_it(qtbot, state, dataset_factory, monkeypatch):
+    from tlstudio.qt import dataset_loader
     from tlstudio.qt.main_window import MainWindow
 
+    real_scan, reached = dataset_loader._scan, []
+
+    def held_scan(path, reporter, **options):
+        """The real scan, held at its start until it is cancelled: a small folder scans in
+        milliseconds, which may be over before the test looks."""
+        reached.append(path)
+        while not reporter.cancel_requested():
+            time.sleep(0.01)
+        return real_scan(path, reporter, **options)
+
+    monkeypatch.setattr(dataset_loader, "_scan", held_scan)
     window = MainWindow(state)
     qtbot.addWidget(window)
     window.show()
     window.open_dataset(dataset_factory("class-folders", per_class=40))
     assert window.data_page.is_scanning()
+    qtbot.waitUntil(lambda: bool(reached), timeout=10_000)
     window.close()
     assert EngineTask.live_tasks() == []
     assert state.dataset is None
