@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).with_name("window_workflow.py")
 
 
+@pytest.mark.timeout(1500)  # a real workflow, training included, in a process of its own
 def test_the_whole_workflow_leaves_the_window_without_torch_or_fastai(demo_dir, tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(SCRIPT.parents[2])}
     done = subprocess.run([sys.executable, str(SCRIPT), str(demo_dir), str(tmp_path)], capture_output=True,
