@@ -53,4 +53,4 @@ def test_selftest_fails_on_a_dataset_of_one_class(tmp_path):
     result = run_selftest(tmp_path)
     assert not result.passed
     assert result.line.startswith("selftest FAILED while scanning the demo dataset: ")
-    assert "found 1 classes and 6 images" in result.line
+    assert "has only one class ('only', 6 images)" in result.line
