@@ -31,7 +31,7 @@ def _command_names() -> set[str]:
 
 
 def is_cli_invocation(argv: list[str]) -> bool:
-    return bool(argv) and (argv[0] in _command_names() or argv[0] in {"-h", "--help", "--version", "-V"})
+    return bool(argv) and (argv[0] in _command_names() or argv[0] in {"-h", "--help", "--version", "-V", "--selftest"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="TL Studio: transfer learning on images. With no command, opens the window.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"tlstudio {__version__}")
+    parser.add_argument("--selftest", action="store_true",
+                        help="check this installation: train one tiny epoch on the demo set in the engine process, "
+                        "export a .tlsmodel and an ONNX file, reload and verify both; one line, exit status 0 when it works")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         module.add_parser(sub)
@@ -53,6 +56,8 @@ class UserError(UserFacingError):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.selftest:
+        return _selftest()
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -64,3 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tlstudio {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _selftest() -> int:
+    from tlstudio.commands.console import quiet_library_warnings
+    from tlstudio.core.selftest import run_selftest
+
+    quiet_library_warnings()
+    result = run_selftest()
+    print(result.line, file=sys.stdout if result.passed else sys.stderr, flush=True)
+    return 0 if result.passed else 1

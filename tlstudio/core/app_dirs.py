@@ -15,3 +15,9 @@ def data_dir() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / "tlstudio"
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tlstudio"
+
+
+def resources_dir() -> Path:
+    """The files the app ships with (icons, the demo dataset): `resources/` beside the
+    `tlstudio` package, in a source checkout and inside the installed (frozen) app alike."""
+    return Path(__file__).resolve().parents[2] / "resources"
