@@ -76,8 +76,15 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     assert tree["sha256"].text(1) == sidecar["sha256"]
     fingerprint = tree["dataset"].text(1)
     assert sidecar["dataset"]["fingerprint"] in fingerprint
-    metrics = page.sidecar_tree.fontMetrics()
-    qtbot.waitUntil(lambda: page.sidecar_tree.columnWidth(1) >= metrics.horizontalAdvance(fingerprint), timeout=2_000)
+    # Every value in full inside the page's width: long ones wrap in their row, nothing scrolls sideways.
+    page.resize(PAGE_WIDTH_AT_1024, 640)
+    qtbot.wait(50)
+    view, wrap = page.sidecar_tree, page.sidecar_tree.itemDelegateForColumn(1)
+    for item in tree.values():
+        qtbot.waitUntil(lambda: view.visualItemRect(item).height() >= wrap.wrapped_height(item.text(1), 1), timeout=2_000)
+    assert not view.horizontalScrollBar().isVisible()
+    assert view.header().sectionPosition(1) + view.columnWidth(1) <= view.viewport().width()
+    assert view.visualItemRect(tree["dataset"]).height() > view.fontMetrics().height() * 1.5  # it did wrap
     # After an export (long paths, a long status line) the page still fits beside the sidebar of a 1024 px window.
     assert page.sidecar_label.text() == str(report.sidecar)
     assert page.minimumSizeHint().width() <= PAGE_WIDTH_AT_1024

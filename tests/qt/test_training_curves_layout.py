@@ -1,6 +1,6 @@
 """The Train page's plots after a real run, at every window size: legends above the
-axes (never over a curve) with every entry whole, stage markers' labels inside
-their plots; and the status bar's summary of the run fits the bar."""
+axes (never over a curve) with every entry whole, the stage marker named there
+rather than by a label over the curves, whole epochs on the epoch axis; and the status bar's summary of the run fits the bar."""
 from __future__ import annotations
 
 import dataclasses
@@ -40,8 +40,10 @@ def scene_rect(view) -> QRectF:
 def test_legends_sit_above_the_axes_whole_at_every_size(qtbot, trained_window, trained_run, artifacts_dir):
     curves = trained_window.pages["train"].curves
     first_epoch = next(e for e in trained_run.events if isinstance(e, EpochEnd))
-    expected = {curves.loss_widget: ["train (smoothed)", "valid"], curves.metric_widget: list(first_epoch.metrics)}
-    assert expected[curves.metric_widget] == ["accuracy", "error_rate", "f1_macro"]
+    marker = "stage 2 starts"
+    expected = {curves.loss_widget: ["train (smoothed)", "valid", marker],
+                curves.metric_widget: [*first_epoch.metrics, marker], curves.lr_widget: [marker]}
+    assert expected[curves.metric_widget] == ["accuracy", "error_rate", "f1_macro", marker]
     for width, height in SIZES:
         trained_window.resize(width, height)
         qtbot.wait(50)
@@ -57,20 +59,35 @@ def test_legends_sit_above_the_axes_whole_at_every_size(qtbot, trained_window, t
                 assert scene_rect(plot).contains(sample.sceneBoundingRect())
                 assert scene_rect(plot).contains(label.sceneBoundingRect())
                 assert label.sceneBoundingRect().width() >= label.item.boundingRect().width()
-            assert data.height() >= 60, f"{width}x{height}: the header leaves the curves {data.height()} px"
+            if plot is not curves.lr_widget:  # the schedule is a short strip by design
+                assert data.height() >= 60, f"{width}x{height}: the header leaves the curves {data.height()} px"
         assert clipped(trained_window) == []
 
 
-def test_stage_labels_stay_inside_their_plots_at_every_size(qtbot, trained_window):
+def test_stage_markers_are_lines_inside_their_plots_with_nothing_drawn_over_the_curves(qtbot, trained_window):
     curves = trained_window.pages["train"].curves
     lines = [*curves.stage_lines, curves.metric_stage_line]
     for width, height in SIZES:
         trained_window.resize(width, height)
         qtbot.wait(50)
         for line in lines:
-            assert line.isVisible() and line.label.isVisible() and line.label.toPlainText() == "stage 2"
             box = line.getViewBox().sceneBoundingRect()
-            assert box.contains(line.label.sceneBoundingRect()), f"{width}x{height}: 'stage 2' is cut off"
+            x = line.scenePos().x()
+            assert line.isVisible() and box.left() < x < box.right(), f"{width}x{height}: the stage line is off its plot"
+            # What is drawn over the axes besides the curves: the line alone, no text on a ground.
+            assert [c for c in line.childItems() if c.isVisible()] == []
+
+
+def test_the_epoch_axis_ticks_whole_epochs_only(qtbot, trained_window):
+    curves = trained_window.pages["train"].curves
+    axis = curves.metric_plot.getAxis("bottom")
+    for width, height in SIZES:
+        trained_window.resize(width, height)
+        qtbot.wait(50)
+        low, high = curves.metric_plot.vb.viewRange()[0]
+        ticks = [v for _spacing, values in axis.tickValues(low, high, axis.width()) for v in values]
+        assert ticks and all(float(v).is_integer() for v in ticks), f"{width}x{height}: {ticks}"
+        assert {1.0, 2.0}.issubset(ticks)
 
 
 def fill(curves: TrainingCurves, stage1_batches: int, stage2_batches: int) -> None:
@@ -85,19 +102,25 @@ def fill(curves: TrainingCurves, stage1_batches: int, stage2_batches: int) -> No
     curves.flush()
 
 
-@pytest.mark.parametrize("stage1_batches, side", [(2, "right"), (58, "left")])
-def test_a_stage_label_near_an_edge_turns_to_the_side_with_room(qtbot, stage1_batches, side):
+@pytest.mark.parametrize("stage1_batches", [2, 58])
+def test_a_stage_line_near_an_edge_is_named_whole_in_the_legend(qtbot, stage1_batches):
     curves = TrainingCurves()
     qtbot.addWidget(curves)
     curves.resize(840, 420)
     curves.show()
     fill(curves, stage1_batches, 60 - stage1_batches)
     qtbot.wait(50)
-    for line in curves.stage_lines:  # iterations: the line is near one edge
-        label, box = line.label.sceneBoundingRect(), line.getViewBox().sceneBoundingRect()
-        x = line.scenePos().x()
-        assert box.contains(label)
-        assert (label.left() >= x - 1) if side == "right" else (label.right() <= x + 1)
+    for line, plot in zip(curves.stage_lines, (curves.loss_widget, curves.lr_widget)):
+        box = line.getViewBox().sceneBoundingRect()
+        assert box.left() < line.scenePos().x() < box.right()
+        names = [label.text for _sample, label in plot.legend.items]
+        assert names[-1] == "stage 2 starts" and plot.legend.isVisible()
+        _sample, label = plot.legend.items[-1]
+        assert scene_rect(plot).contains(label.sceneBoundingRect())
+        assert not plot.legend.sceneBoundingRect().intersects(box)
+    curves.reset()  # a new run: no marker until its stage 2
+    assert [label.text for _s, label in curves.lr_widget.legend.items] == []
+    assert not curves.lr_widget.legend.isVisible()
 
 
 def test_the_runs_summary_fits_the_status_bar_with_the_whole_of_it_in_the_tooltip(qtbot, trained_window, trained_run):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tlstudio.core.delivery.model_meta import ModelFileError, format_of
 from tlstudio.core.app_dirs import data_dir
+from tlstudio.core.pid_lock import pid_lock
 
 SPACE_MARGIN = 1.2  # the model file plus a fifth: sidecar, predict.py, a zip's directory
 MIN_FREE = 8 << 20
@@ -103,45 +104,10 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
 def target_lock(path: Path):
     """Hold `<path>.lock` while exporting to `path`; a second writer gets a clear ExportTargetError."""
-    lock = lock_path(path)
-    for attempt in range(2):
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            break
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if attempt == 0 and not _alive(pid):
-                lock.unlink(missing_ok=True)  # stale: its writer is gone
-                continue
-            raise ExportTargetError(f"{path}: another export is writing this file (process {pid}); try again when it is done") from None
-    try:
-        os.write(fd, str(os.getpid()).encode())
-    finally:
-        os.close(fd)
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
+    return pid_lock(lock_path(path), lambda pid: ExportTargetError(
+        f"{path}: another export is writing this file (process {pid}); try again when it is done"))
 
 
 @contextlib.contextmanager

@@ -7,14 +7,13 @@ process training a run holds `runs/NNN/.training.pid`.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import sys
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tlstudio.core.pid_lock import holder, pid_lock
 from tlstudio.core.project.config_json import config_from_dict, config_to_dict
 from tlstudio.core.project.json_files import read_json, write_json
 from tlstudio.core.project.layout import (
@@ -168,67 +167,13 @@ def new_run(root: Path, config, *, dataset_fingerprint: str, start_from: dict | 
 
 
 def _live_pid(folder: Path) -> int | None:
-    try:
-        pid = int((Path(folder) / LIVE_FILE).read_text().strip() or 0)
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    return holder(Path(folder) / LIVE_FILE)
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":
-        return _alive_on_windows(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    except OSError:
-        return False
-    return True
-
-
-def _alive_on_windows(pid: int) -> bool:
-    # On Windows os.kill(pid, 0) would terminate the process: ask for its exit code instead.
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return kernel32.GetLastError() == 5  # access denied: another user's process, alive
-    try:
-        code = ctypes.c_ulong()
-        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-@contextlib.contextmanager
 def training_lock(record: RunRecord):
     """Mark the run as being trained by this process; refuse if another one is."""
-    path = record.folder / LIVE_FILE
-    for attempt in range(2):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            break
-        except FileExistsError:
-            pid = _live_pid(record.folder)
-            if pid is not None or attempt:
-                raise ProjectError(f"{record.folder}: run {record.number} is being trained by process {pid}") from None
-            path.unlink(missing_ok=True)  # left by a process that was killed
-    try:
-        os.write(fd, str(os.getpid()).encode())
-    finally:
-        os.close(fd)
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
+    return pid_lock(record.folder / LIVE_FILE, lambda pid: ProjectError(
+        f"{record.folder}: run {record.number} is being trained by process {pid}"))
 
 
 def remove_checkpoint(folder: Path) -> None:

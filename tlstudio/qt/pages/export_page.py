@@ -41,6 +41,7 @@ from tlstudio.qt.pages.base import NEEDS_MODEL, Page
 from tlstudio.qt.settings import settings
 from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 from tlstudio.qt.widgets.stale_model_banner import StaleModelBanner
+from tlstudio.qt.widgets.wrapping_delegate import WrapAnywhereDelegate
 from tlstudio.qt.workers import TaskSlot
 
 SUFFIX_OF = {fmt: suffix for suffix, fmt in FORMATS.items()}
@@ -178,10 +179,12 @@ class ExportPage(Page):
 
         self.sidecar_tree = QTreeWidget()
         self.sidecar_tree.setHeaderLabels(["Field", "Value"])
-        # Every value in full: the columns grow to their contents and the tree scrolls, never "…".
-        self.sidecar_tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.sidecar_tree.header().setStretchLastSection(False)
+        # Every value in full, never "…": the field names take their width, the values the rest,
+        # wrapped inside it (paths and hashes have no spaces), so the tree never scrolls sideways.
+        self.sidecar_tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.sidecar_tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.sidecar_tree.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.sidecar_wrap = WrapAnywhereDelegate(self.sidecar_tree, 1)
         self.sidecar_label = QLabel("")
         self.sidecar_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sidecar_label.setWordWrap(True)

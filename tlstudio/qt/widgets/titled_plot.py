@@ -4,9 +4,12 @@ Inside the axes a legend covers whichever curve runs under it, and training
 curves go everywhere in time. Here the legend sits in one row beside the title
 when it fits there, which costs no height; when the plot is too narrow for
 that, it moves to a column right of the axes, where a small window has width
-to spare more than height. Either way no entry is cut off.
+to spare more than height. Either way no entry is cut off. Markers drawn as lines
+across the axes (where stage 2 starts) are named there too, never by a label inside.
 """
 from __future__ import annotations
+
+import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -18,8 +21,22 @@ HEADER_GAP = 16  # between the title and the first legend entry
 MARGIN = 4
 
 
+class IntegerAxis(pg.AxisItem):
+    """Ticks on whole numbers only: an epoch axis has no epoch 1.5."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802,N803 (pyqtgraph's names)
+        levels, seen = [], set()
+        for spacing, offset in super().tickSpacing(minVal, maxVal, size):
+            spacing = max(1.0, math.ceil(spacing))
+            if spacing not in seen:
+                seen.add(spacing)
+                levels.append((spacing, offset))
+        return levels
+
+
 class TitledPlot(pg.GraphicsLayoutWidget):
-    def __init__(self, title: str, x_label: str | None = None, parent: QWidget | None = None):
+    def __init__(self, title: str, x_label: str | None = None, parent: QWidget | None = None, *,
+                 integer_x: bool = False):
         super().__init__(parent)
         self.setBackground("w")
         self.ci.setContentsMargins(MARGIN, MARGIN, MARGIN, 2)
@@ -29,7 +46,8 @@ class TitledPlot(pg.GraphicsLayoutWidget):
         self.header.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)  # the axes get the height
         self.title = self.header.addLabel(title, row=0, col=0, size=TITLE_SIZE, color=TEXT_COLOUR, justify="left")
         self.header.layout.setColumnStretchFactor(0, 1)
-        self.plot_item = self.addPlot(row=1, col=0)
+        axes = {"bottom": IntegerAxis("bottom")} if integer_x else None
+        self.plot_item = self.addPlot(row=1, col=0, axisItems=axes)
         self.ci.layout.setColumnStretchFactor(0, 1)
         if x_label:
             self.plot_item.setLabel("bottom", x_label)
@@ -44,6 +62,18 @@ class TitledPlot(pg.GraphicsLayoutWidget):
         self.plot_item.legend = self.legend
         self.legend_place = ""
         self._place_legend("header")
+        self._markers: dict[str, pg.PlotDataItem] = {}
+
+    def show_marker(self, name: str, pen, shown: bool) -> None:
+        """Name a marker line (drawn by the caller) in the legend while it is shown."""
+        if shown == (name in self._markers):
+            return
+        if shown:
+            self._markers[name] = sample = pg.PlotDataItem(pen=pen)
+            self.legend.addItem(sample, name)
+        else:
+            self.legend.removeItem(self._markers.pop(name))
+        self.fit_legend()
 
     def fit_legend(self) -> None:
         """The legend beside the title when one row of it fits there, else right of the axes."""

@@ -15,7 +15,6 @@ from tlstudio.qt.widgets.titled_plot import TitledPlot
 
 METRIC_COLOURS = ("#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 TRAIN_COLOUR, VALID_COLOUR, LR_COLOUR, STAGE_COLOUR = "#1f77b4", "#ff7f0e", "#7f7f7f", "#555555"
-STAGE_LABEL_FILL = (255, 255, 255, 225)
 
 
 def _growing_curve(plot: pg.PlotItem, colour: str, name: str | None, symbol: str | None = None) -> pg.PlotDataItem:
@@ -36,16 +35,14 @@ def _cache_axes(plot: pg.PlotItem) -> None:
         plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
+STAGE_PEN = pg.mkPen(STAGE_COLOUR, width=1.5, style=Qt.PenStyle.DashLine)
+STAGE_NAME = "stage 2 starts"
+
+
 def _stage_line(plot: pg.PlotItem) -> pg.InfiniteLine:
-    # The label sits on whichever side of the line has more room (pyqtgraph
-    # switches between the two anchors), so it is never cut off at the plot's
-    # edge; its white ground keeps it readable where a curve runs under it.
-    line = pg.InfiniteLine(
-        angle=90, movable=False, pen=pg.mkPen(STAGE_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
-        label="stage 2",
-        labelOpts={"position": 0.95, "color": STAGE_COLOUR, "fill": STAGE_LABEL_FILL, "anchors": [(0, 0), (1, 0)]},
-    )
-    line.setZValue(5)  # above the curves, so the label's ground covers them and not the reverse
+    # Named in the plot's legend, not by a label on the line: a label inside the axes hides
+    # whichever curve runs under it, and stage 2 is where the curves change most.
+    line = pg.InfiniteLine(angle=90, movable=False, pen=STAGE_PEN)
     line.hide()
     plot.addItem(line, ignoreBounds=True)
     return line
@@ -61,7 +58,7 @@ class TrainingCurves(QWidget):
         self.valid_curve = _growing_curve(self.loss_plot, VALID_COLOUR, "valid", symbol="o")
         self.loss_widget.fit_legend()
 
-        self.metric_widget = TitledPlot("Metrics (validation)", "epoch")
+        self.metric_widget = TitledPlot("Metrics (validation)", "epoch", integer_x=True)
         self.metric_plot = self.metric_widget.plot_item
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
 
@@ -74,6 +71,8 @@ class TrainingCurves(QWidget):
             _cache_axes(plot)
         self.stage_lines = [_stage_line(self.loss_plot), _stage_line(self.lr_plot)]
         self.metric_stage_line = _stage_line(self.metric_plot)
+        self._stage_plots = {id(self.stage_lines[0]): self.loss_widget, id(self.stage_lines[1]): self.lr_widget,
+                             id(self.metric_stage_line): self.metric_widget}
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_widget)
@@ -162,9 +161,9 @@ class TrainingCurves(QWidget):
             self._dirty[part] = False
         self.redraws += drew
 
-    @staticmethod
-    def _place_stage_line(line: pg.InfiniteLine, x: float | None) -> None:
+    def _place_stage_line(self, line: pg.InfiniteLine, x: float | None) -> None:
         line.setVisible(x is not None)
+        self._stage_plots[id(line)].show_marker(STAGE_NAME, STAGE_PEN, x is not None)
         if x is not None:
             line.setValue(x)
 
