@@ -29,15 +29,16 @@ def run(args) -> int:
     from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint, quiet_library_warnings
 
     quiet_library_warnings()
-    from tlstudio.commands.predict import load_trusted
+    from tlstudio.commands.predict import hold_trusted
     from tlstudio.core.dataset.scan import scan
-    from tlstudio.core.delivery.interpret import interpret
     from tlstudio.core.errors import UserFacingError
     from tlstudio.core.events import Cancelled
+    from tlstudio.core.jobs.delivery import EvaluateJob
+    from tlstudio.core.jobs.host import run_here
 
     reporter = ConsoleReporter()
-    model = load_trusted(args)
-    if model.learn is None:
+    model = hold_trusted(args)
+    if model.format not in ("tlsmodel", "pkl"):
         raise UserFacingError(f"{args.model}: evaluate takes a .tlsmodel or .pkl (an .onnx or .pt holds no fastai model)")
     trained_on = (model.metadata or {}).get("dataset", {})
     valid_pct = args.valid_pct if args.valid_pct is not None else trained_on.get("valid_pct") or 0.2
@@ -50,7 +51,7 @@ def run(args) -> int:
         )
     try:
         with cancel_on_sigint(reporter, "the evaluation"):
-            result = interpret(model.learn, spec, args.split, reporter)
+            result = run_here(EvaluateJob(model.model_id, spec, args.split), reporter)  # the window's job, here
     except Cancelled:
         reporter.note("Evaluation cancelled")
         return 130

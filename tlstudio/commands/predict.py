@@ -45,7 +45,8 @@ def expand(paths: list[str]) -> list[Path]:
 def run(args) -> int:
     from tlstudio.cli import UserError
     from tlstudio.commands.console import quiet_library_warnings
-    from tlstudio.core.delivery.export import predict
+    from tlstudio.core.jobs.delivery import PredictImagesJob
+    from tlstudio.core.jobs.host import run_here
     from tlstudio.core.printable import printable
 
     quiet_library_warnings()
@@ -54,8 +55,8 @@ def run(args) -> int:
     images = expand(args.images)
     if not images:
         raise UserError(f"no images found in {', '.join(args.images)}")
-    model = load_trusted(args)
-    preds = predict(model, images, top_k=args.top_k)
+    model = hold_trusted(args)
+    preds = run_here(PredictImagesJob(model.model_id, images, top_k=args.top_k))  # the window's job, here
     if args.csv:
         write_csv(Path(args.csv), preds, args.top_k)
     if args.json:
@@ -109,3 +110,17 @@ def load_trusted(args):
         return load_model(args.model, trust=args.trust)
     except UntrustedModelError as exc:
         raise UserError(f"{exc} (pass --trust to load it anyway)") from None
+
+
+def hold_trusted(args):
+    """`load_trusted` as the window does it, through `LoadModelJob`: the model is held in this
+    process and the jobs that use it take its id (`HeldModelFile.model_id`)."""
+    from tlstudio.cli import UserError
+    from tlstudio.core.delivery.export import UntrustedModelError
+    from tlstudio.core.jobs.delivery import LoadModelJob
+    from tlstudio.core.jobs.host import run_here
+
+    held = run_here(LoadModelJob(Path(args.model), trust=args.trust))
+    if isinstance(held, UntrustedModelError):
+        raise UserError(f"{held} (pass --trust to load it anyway)")
+    return held
