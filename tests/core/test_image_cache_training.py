@@ -87,6 +87,46 @@ def test_a_loaded_model_is_evaluated_through_the_cache_its_training_left(trained
     np.testing.assert_allclose(through_cache.probs, decoded.probs, atol=1e-6)
 
 
+def test_oversampling_draws_the_same_batches_through_the_cache(tiny_spec, tiny_config):
+    from fastai.callback.data import WeightedDL
+
+    from tlstudio.core.dataset import imbalance
+
+    config = tiny_config.with_(imbalance="oversample")
+    runs = {}
+    for cached in (True, False):
+        result = training.run(tiny_spec, config.with_(image_cache=cached), ListReporter())
+        assert result.status == "completed", result.message
+        train_dl = result.learn.dls.train
+        assert isinstance(train_dl, CachedImageDL) is cached
+        assert isinstance(train_dl, WeightedDL) and imbalance.oversamples(train_dl)
+        runs[cached] = result.history
+    assert [e.stage for e in runs[True]] == [1, 2]
+    for a, b in zip(runs[True], runs[False]):
+        assert a.train_loss == pytest.approx(b.train_loss, abs=1e-4)
+        assert a.valid_loss == pytest.approx(b.valid_loss, abs=1e-4)
+
+
+def test_the_evaluate_job_on_a_loaded_model_reads_the_cache(trained_result, tiny_spec, tmp_path, monkeypatch):
+    from tlstudio.core.delivery.export import export_model, load_model
+    from tlstudio.core.delivery.interpret import interpret
+    from tlstudio.core.jobs import held
+    from tlstudio.core.jobs.delivery import EvaluateJob
+
+    export_model(trained_result.learn, tmp_path / "m.tlsmodel", spec=tiny_spec, config=trained_result.config,
+                 verify=False)
+    loaded = load_model(tmp_path / "m.tlsmodel")
+    batches = []
+    lookup = CachedImageDL.create_batch
+    monkeypatch.setattr(CachedImageDL, "create_batch", lambda self, b: batches.append(len(b)) or lookup(self, b))
+    through_job = EvaluateJob(held.hold(loaded, "file"), tiny_spec, "valid")(ListReporter())
+    assert sum(batches) == len(tiny_spec.indices("valid"))  # every item came from the cache
+    monkeypatch.setenv("TLSTUDIO_CACHE_DIR", str(tmp_path / "no-cache-here"))
+    decoded = interpret(loaded.learn, tiny_spec, "valid")
+    assert through_job.paths == decoded.paths
+    np.testing.assert_allclose(through_job.probs, decoded.probs, atol=1e-6)
+
+
 def test_the_lr_finder_probes_the_same_curve_through_the_cache(tiny_spec, tiny_config):
     from tlstudio.core.training.lr_find import find_lr
 
