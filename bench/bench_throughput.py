@@ -89,8 +89,8 @@ def interleaved(spec, configs: dict, n_train: int, n_valid: int) -> dict:
     fastai's: the learner's model, loss function and optimizer."""
     from torch import nn
 
-    from tlstudio.core import training
-    from tlstudio.core.features import parameter_free_prefix
+    from tlstudio.core.training import run as training
+    from tlstudio.core.training.features import parameter_free_prefix
 
     learns = {k: training.prepare_learner(spec, c) for k, c in configs.items()}
     rows = {k: {"bs": learn.dls.train.bs} for k, learn in learns.items()}
@@ -231,8 +231,9 @@ def build_times(spec, config) -> dict:
     """The cache built from nothing on one thread, then on the usual pool, then opened again."""
     import torch
 
-    from tlstudio.core import image_cache
-    from tlstudio.core.cached_loader import loader_options, plan_for
+    from tlstudio.core.dataset import image_cache
+    from tlstudio.core.dataset.cached_loader import plan_for
+    from tlstudio.core.training.image_reading import loader_options
     from tlstudio.core.events import NullReporter
 
     plan = plan_for(spec, config.augment)
@@ -292,7 +293,7 @@ def main(argv=None) -> int:
         return 0
 
     from tlstudio.core.config import AugmentConfig, TrainConfig
-    from tlstudio.core.dataset import scan
+    from tlstudio.core.dataset.scan import scan
 
     auto = args.bs == "auto"
     base = TrainConfig(arch=args.arch, pretrained=not args.random_weights, augment=AugmentConfig(size=args.size),
