@@ -230,8 +230,10 @@ def test_an_interrupted_build_leaves_nothing_that_is_used(tiny_spec):
     # A temp file left by a killed build is not a cache: the next run builds.
     (plan_folder / ".left-over.tlsimg.0123456789ab.tmp").write_bytes(b"half")
     reporter = ListReporter()
-    _, status = loader_options(tiny_spec, config, CPU, reporter)
-    assert status.startswith("decoded once")
+    options, status = loader_options(tiny_spec, config, CPU, reporter)
+    # A small cache is named in MB: 48 images at 40 px, 4,800 bytes each, and their crop strips.
+    megabytes = options["image_cache"].nbytes / 1e6
+    assert megabytes < 1 and status == f"decoded once (48 images, {megabytes:.1f} MB cache)"
     assert any(e.task == image_cache.BUILD_TASK for e in reporter.of_type(Progress))
 
 

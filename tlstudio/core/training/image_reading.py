@@ -37,7 +37,8 @@ def loader_options(spec, config, device, reporter, *, for_training: bool = True)
         reporter.emit(Message("warning", f"Image cache not used: {cache}; decoding the images every epoch instead"))
         return plain, "decoded every epoch (image cache failed)"
     _remember_failures(cache)
-    status = f"decoded once ({len(cache.paths)} images, {cache.nbytes / 1e9:.2f} GB cache)"
+    size = f"{cache.nbytes / 1e9:.2f} GB" if cache.nbytes >= 1e8 else f"{cache.nbytes / 1e6:.1f} MB"
+    status = f"decoded once ({len(cache.paths)} images, {size} cache)"
     dl_type = WeightedCachedImageDL if config.imbalance == OVERSAMPLE else CachedImageDL
     return {"dl_type": dl_type, "image_cache": cache}, status
 
