@@ -56,7 +56,7 @@ def test_second_ctrl_c_during_export_exits_130_and_leaves_no_temp_file(tiny_spec
     out = tmp_path / "out"
     code = (
         "import sys, time\n"
-        "from tlstudio.core import export\n"
+        "from tlstudio.core.delivery import export\n"
         "def slow_verify(*args):\n"
         "    print('VERIFYING', file=sys.stderr, flush=True)\n"
         "    time.sleep(120)\n"
