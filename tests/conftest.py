@@ -19,6 +19,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 # never the user's own; module-scoped fixtures export before any per-test fixture runs.
 os.environ["TLSTUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="tlstudio-data-")
 atexit.register(shutil.rmtree, os.environ["TLSTUDIO_DATA_DIR"], ignore_errors=True)
+# The user cache folder (extracted zips, decode-once image caches), never the user's own.
+os.environ["TLSTUDIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="tlstudio-cache-")
+atexit.register(shutil.rmtree, os.environ["TLSTUDIO_CACHE_DIR"], ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "resources" / "demo"

@@ -73,6 +73,9 @@ def test_two_processes_train_and_only_rank_0_prints_and_exports(two_process_run)
     assert epoch_rows(_rank_log(logs, 0, "stdout")) == [(1, 1), (2, 2)]
     assert _rank_log(logs, 1, "stdout") == "" and _rank_log(logs, 1, "stderr") == ""  # no errors, so nothing
     assert run.stderr.count("exported and verified") == 1 and "Traceback" not in run.stderr
+    # Under torchrun the image cache is built by rank 0 and trained from (only rank 0 prints).
+    (device,) = [line for line in run.stderr.splitlines() if "Device: " in line]
+    assert "images decoded once (600 images, " in device, device
     assert sorted(p.name for p in out.iterdir()) == ["model.pkl", "model.pkl.json"]  # no temp files left
     meta = json.loads((out / "model.pkl.json").read_text())
     assert meta["verification"]["verified"] is True and len(meta["classes"]) == 10

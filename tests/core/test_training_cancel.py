@@ -53,6 +53,7 @@ def test_cancel_in_stage1_stops_within_one_batch(tiny_spec, tiny_config, tmp_pat
 
 
 def test_cancel_while_caching_features(tiny_spec, tiny_config):
+    training.prepare_learner(tiny_spec, tiny_config)  # the image cache exists, as after any earlier run
     reporter = ListReporter(cancel_when=lambda e: isinstance(e, Progress) and e.done == 2)
     result = training.run(tiny_spec, tiny_config, reporter)
     assert result.status == "cancelled" and result.kept_epoch is None

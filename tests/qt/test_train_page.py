@@ -9,7 +9,7 @@ import train_targets
 from fixtures_engine import best_epoch
 from PySide6.QtCore import Qt
 
-from tlstudio.core.events import BatchEnd, EpochEnd, Message, StageStart
+from tlstudio.core.events import BatchEnd, DeviceSummary, EpochEnd, Message, StageStart
 from tlstudio.core.jobs.delivery import ExportJob
 from tlstudio.qt import engine
 from tlstudio.qt.app_state import AppState
@@ -84,6 +84,10 @@ def test_a_run_draws_one_point_per_batch_and_epoch(qtbot, train_page, artifacts_
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.stage for e in events if isinstance(e, StageStart)] == [1, 2]
     assert len(epochs) == 2 and len(batches) > 0
+    # Where and how the run computed, sent as plain data from the engine process and shown.
+    (device,) = [e for e in events if isinstance(e, DeviceSummary)]
+    assert device.device == "cpu" and device.images.startswith("decoded once (")
+    assert page.device_label.text() == device.text()
     counts = page.curves.point_counts()
     assert counts["train_loss"] == counts["lr"] == len(batches) == page.batches_seen
     assert counts["valid_loss"] == len(epochs)

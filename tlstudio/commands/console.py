@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from tlstudio.core.durations import format_duration
 from tlstudio.core.events import (
     BatchEnd,
+    DeviceSummary,
     DownloadProgress,
     EpochEnd,
     FitEnd,
@@ -106,6 +107,9 @@ class ConsoleReporter:
         rates = f"{hi:.2e}" if lo == hi else f"{lo:.2e} to {hi:.2e}"
         epochs = f"{e.epochs} epoch{'s' if e.epochs != 1 else ''}"
         self.note(f"Stage {e.stage}: {e.name}; {epochs}, {e.trainable_groups}/{e.total_groups} groups training, lr {rates}")
+
+    def _on_DeviceSummary(self, e: DeviceSummary) -> None:
+        self.note(e.text())
 
     def _on_StageEnd(self, e: StageEnd) -> None:
         self._clear_bar()

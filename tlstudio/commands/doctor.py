@@ -11,6 +11,7 @@ or overwritten, with an undo log written first; `--undo LOG` moves them back.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -47,6 +48,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--size", type=int, default=defaults.size, help=f"feature input size in pixels ({defaults.size})")
     parser.add_argument("--device", default=defaults.device, choices=("auto", "cpu", "cuda", "mps"),
                         help="where the backbone runs (auto)")
+    parser.add_argument("--image-cache", action=argparse.BooleanOptionalAction, default=defaults.image_cache,
+                        help="read the images through the decode-once cache (default: on)")
     parser.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction when no valid/ folder (0.2)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the random split (42)")
     parser.set_defaults(run=run)
@@ -97,7 +100,8 @@ def run(args) -> int:
 
         return apply(args, spec, reporter)
     config = DoctorConfig(features=not args.quick,
-                          feature=FeatureConfig(arch=args.arch, size=args.size, device=args.device))
+                          feature=FeatureConfig(arch=args.arch, size=args.size, device=args.device,
+                                                image_cache=args.image_cache))
     with cancel_on_sigint(reporter, "the doctor"):
         report = run_doctor(spec, reporter, config)
     for note in report.notes:

@@ -51,6 +51,19 @@ def learning_rate(text: str) -> float | str:
     return lr
 
 
+def batch_size(text: str) -> int | str:
+    """--bs: a number, or "auto" (on CUDA, what the free GPU memory allows)."""
+    if text.lower() == AUTO:
+        return AUTO
+    try:
+        bs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a batch size or 'auto', not {text!r}") from None
+    if bs < 1:
+        raise argparse.ArgumentTypeError("the batch size must be at least 1")
+    return bs
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -65,7 +78,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                         help="a CSV you wrote may name files outside its folder (absolute or ../ paths)")
     parser.add_argument("--arch", default=DEFAULTS.arch, help=f"architecture (default {DEFAULTS.arch}; see `tlstudio models`)")
     parser.add_argument("--size", type=int, default=DEFAULTS.augment.size, help=f"input size in pixels ({DEFAULTS.augment.size})")
-    parser.add_argument("--bs", type=int, default=DEFAULTS.bs, help=f"batch size ({DEFAULTS.bs})")
+    parser.add_argument("--bs", type=batch_size, default=DEFAULTS.bs, metavar="N|auto",
+                        help=f"batch size ({DEFAULTS.bs}); auto: on a CUDA GPU, the largest its free memory allows")
     parser.add_argument("--augment", choices=sorted(AUGMENT_PRESETS), default="fastai default",
                         help="augmentation preset (fastai default)")
     parser.add_argument("--unfreeze", type=unfreeze_depth, default=AUTO, metavar="N|all|auto",
@@ -78,6 +92,12 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     parser.add_argument("--device", default=DEFAULTS.device, choices=("auto", "cpu", "cuda", "mps"),
                         help="where to train (auto: CUDA, then MPS, then CPU)")
+    parser.add_argument("--image-cache", action=argparse.BooleanOptionalAction, default=DEFAULTS.image_cache,
+                        help="decode and resize each image once into a cache file and train from it "
+                        f"(default: {'on' if DEFAULTS.image_cache else 'off'})")
+    parser.add_argument("--image-cache-max-gb", type=float, default=DEFAULTS.image_cache_max_gb, metavar="GB",
+                        help="disk budget for image caches; a larger one is not made "
+                        f"({DEFAULTS.image_cache_max_gb:g})")
     parser.add_argument("--imbalance", default=DEFAULTS.imbalance, choices=("none", "loss_weights", "oversample"),
                         help="for imbalanced classes: loss_weights weighs each class's loss by the inverse of its "
                         "training count, oversample draws the small classes' images more often (none)")
@@ -93,7 +113,10 @@ def config_from_args(args) -> TrainConfig:
     changes = dict(
         arch=args.arch,
         augment=augment,
-        bs=args.bs,
+        bs=DEFAULTS.bs if args.bs == AUTO else args.bs,
+        auto_bs=args.bs == AUTO,
+        image_cache=args.image_cache,
+        image_cache_max_gb=args.image_cache_max_gb,
         unfreeze_depth=None if args.unfreeze == AUTO else args.unfreeze,
         auto_depth=args.unfreeze == AUTO,
         seed=args.seed,

@@ -79,6 +79,16 @@ class TrainConfig:
     seed: int | None = 42
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
     num_workers: int = 0
+    # Decode once (dataset/image_cache.py): every image decoded and resized a
+    # single time into a memory-mapped file in the user cache folder, and
+    # batches read from it. Off: decoded every epoch, as fastai does.
+    image_cache: bool = True
+    # Disk budget for all image caches together; a cache that would not fit
+    # is not made and the run decodes every epoch instead (and says so).
+    image_cache_max_gb: float = 20.0
+    # On CUDA: the batch size the free GPU memory allows (training/device_setup.py)
+    # instead of `bs`.
+    auto_bs: bool = False
     valid_pct: float = 0.2  # used only when the dataset has no split folders
     # Class imbalance: "none" | "loss_weights" (class-weighted loss) |
     # "oversample" (small classes drawn more often); core/imbalance.py.

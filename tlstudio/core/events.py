@@ -77,6 +77,28 @@ class FitEnd:
 
 
 @dataclass(frozen=True)
+class DeviceSummary:
+    """Where and how a run computes, sent once its learner is ready."""
+
+    device: str  # "cpu", "cuda:0", "mps"
+    name: str  # "NVIDIA H200", "CPU, 16 threads"
+    precision: str  # "bf16 mixed precision" | "fp16 mixed precision" | "fp32"
+    channels_last: bool
+    bs: int  # the batch size each process trains with
+    bs_note: str = ""  # e.g. "chosen from 120 GB free GPU memory"
+    images: str = ""  # how images reach the model: "decoded once (...)" or "decoded every epoch (...)"
+
+    def text(self) -> str:
+        parts = [f"{self.device} ({self.name})", self.precision]
+        if self.channels_last:
+            parts.append("channels_last")
+        parts.append(f"batch {self.bs}" + (f" ({self.bs_note})" if self.bs_note else ""))
+        if self.images:
+            parts.append(f"images {self.images}")
+        return "Device: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class Progress:
     """Generic progress for long work: scanning, feature caching, evaluation."""
 

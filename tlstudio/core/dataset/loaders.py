@@ -187,11 +187,14 @@ def make_dataloaders(
     device=None,
     stats=None,
     oversample: bool = False,
+    **loader_options,
 ) -> DataLoaders:
     """Train/valid DataLoaders. The batch size shrinks to the training set when
     the set is smaller, because fastai drops the last partial training batch
     and would otherwise train on nothing. `oversample`: the training loader is
-    fastai's WeightedDL, drawing each class equally often (core/imbalance.py)."""
+    fastai's WeightedDL, drawing each class equally often (core/imbalance.py).
+    `loader_options` go to fastai's `dataloaders` (training/image_reading.py:
+    the image cache's loader; with `oversample` its `dl_type` is a WeightedDL)."""
     df = items_frame(spec)
     n_train = int((~df["is_valid"]).sum())
     if n_train == 0 or int(df["is_valid"].sum()) == 0:
@@ -212,8 +215,13 @@ def make_dataloaders(
         train = ~df["is_valid"]
         weights = np.ones(len(df))
         weights[train.to_numpy()] = sample_weights(df.loc[train, "label"].tolist())
-        return block.weighted_dataloaders(df, weights, bs=bs, num_workers=num_workers, device=device)
-    return block.dataloaders(df, bs=bs, num_workers=num_workers, device=device)
+        if "dl_type" not in loader_options:
+            return block.weighted_dataloaders(df, weights, bs=bs, num_workers=num_workers, device=device)
+        # fastai's weighted_dataloaders with the loader class it is given, as its own body does it.
+        dss = block.datasets(df)
+        return dss.dataloaders(bs=bs, dl_kwargs=({"wgts": weights[dss.splits[0]]}, {}), after_item=block.item_tfms,
+                               after_batch=block.batch_tfms, num_workers=num_workers, device=device, **loader_options)
+    return block.dataloaders(df, bs=bs, num_workers=num_workers, device=device, **loader_options)
 
 
 def _decodable_first(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:

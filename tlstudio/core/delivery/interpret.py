@@ -94,7 +94,9 @@ def _split_dl(learn, spec, split: str):
         idx = spec.indices(split)
         if not idx:
             raise DatasetError(f"{spec.root}: the dataset has no '{split}' split")
-        return labelled_dl(learn, [spec.items[i] for i in idx], [spec.labels[i] for i in idx])
+        from tlstudio.core.dataset.cached_loader import with_existing_cache
+
+        return with_existing_cache(labelled_dl(learn, [spec.items[i] for i in idx], [spec.labels[i] for i in idx]), spec)
     return split_dataloader(learn.dls, spec, split)
 
 

@@ -21,6 +21,7 @@ class FeatureConfig:
     bs: int = 64
     device: str = "auto"
     weights_file: object = None  # a user-imported .pth for `arch`
+    image_cache: bool = True  # read the images through the decode-once cache (TrainConfig.image_cache)
 
 
 def backbone_features(spec: DatasetSpec, config: FeatureConfig, reporter: Reporter) -> np.ndarray | None:
@@ -40,8 +41,8 @@ def backbone_features(spec: DatasetSpec, config: FeatureConfig, reporter: Report
     everything = replace(spec, splits=["train"] * (n - 1) + ["valid"])
     train_config = TrainConfig(arch=config.arch, weights_file=config.weights_file, bs=config.bs,
                                augment=AugmentConfig(size=config.size, enabled=False),
-                               device=config.device, seed=0)
-    learn = prepare_learner(everything, train_config, reporter)
+                               device=config.device, seed=0, image_cache=config.image_cache)
+    learn = prepare_learner(everything, train_config, reporter, for_training=False)
     cached = cache_features(learn, reporter)
     if cached is None:
         return None

@@ -32,6 +32,7 @@ from fastai.learner import Learner
 from torch import nn
 
 from tlstudio.core.events import Cancelled, Progress, Reporter
+from tlstudio.core.training.device_setup import autocast
 
 # Above this many bytes of cached features the plain recipe is used instead.
 MAX_FEATURE_BYTES = 1 << 30
@@ -136,7 +137,7 @@ def cache_features(
         reporter.emit(Progress(TASK, done, total))
 
     try:
-        with torch.no_grad():
+        with torch.no_grad(), autocast(learn):  # as the learner's mixed precision trains (CUDA only)
             if adapt:
                 _adapt_batchnorm(learn, adapt, step)
             for dl in loaders:

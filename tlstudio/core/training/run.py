@@ -92,15 +92,21 @@ def _build_learner(dls, spec: DatasetSpec, config: TrainConfig, reporter: Report
     )
 
 
-def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None = None) -> "Learner":
-    """DataLoaders on the chosen device, the model with its pretrained weights
-    and metrics, body frozen. Seeded, so two calls with one seed agree."""
+def prepare_learner(
+    spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None = None, *, for_training: bool = True
+) -> "Learner":
+    """DataLoaders on the chosen device (reading the decode-once image cache
+    when `config.image_cache` is on), the model with its pretrained weights
+    and metrics, set up for the device (training/device_setup.py), body frozen.
+    Seeded, so two calls with one seed agree. `for_training` False: the
+    learner only predicts (no random crop positions are cached)."""
     from fastai.torch_core import set_seed
 
     from tlstudio.core.dataset import imbalance
     from tlstudio.core.dataset.loaders import make_dataloaders
-    from tlstudio.core.training import distributed
-    from tlstudio.core.training.device import choose_device, uses_mixed_precision
+    from tlstudio.core.training import device_setup, distributed
+    from tlstudio.core.training.device import choose_device
+    from tlstudio.core.training.image_reading import loader_options
 
     reporter = reporter or NullReporter()
     imbalance.check(config.imbalance)
@@ -111,6 +117,7 @@ def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter |
     from tlstudio.core.models.registry import get_arch
 
     arch = get_arch(config.arch)
+    options, images = loader_options(spec, config, device, reporter, for_training=for_training)
     # The statistics the pretrained weights were trained with (not ImageNet's
     # for every model: tf_efficientnet_lite0 expects 0.5 / 0.5).
     dls = make_dataloaders(
@@ -122,10 +129,10 @@ def prepare_learner(spec: DatasetSpec, config: TrainConfig, reporter: Reporter |
         device=device,
         stats=(list(arch.mean), list(arch.std)),
         oversample=config.imbalance == imbalance.OVERSAMPLE,
+        **options,
     )
     learn = _build_learner(dls, spec, config, reporter)
-    if uses_mixed_precision(device):
-        learn.to_fp16()
+    reporter.emit(device_setup.set_up(learn, config, device, images))
     learn.freeze()
     return learn
 
@@ -261,6 +268,7 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     (core/run_hooks.py) save the run as it goes, or resume it."""
     from fastai.torch_core import set_seed
 
+    from tlstudio.core.dataset.cached_loader import cache_failures
     from tlstudio.core.training import distributed
 
     reporter = distributed.agreed_cancel(reporter or NullReporter())
@@ -271,6 +279,7 @@ def run(spec: DatasetSpec, config: TrainConfig, reporter: Reporter | None, learn
     if config.seed is not None:
         set_seed(config.seed, reproducible=True)
     run_log = RunLog(learn.model, keep_best=config.keep_best, patience=config.early_stopping_patience)
+    run_log.dropped.update(cache_failures(learn.dls))  # found while the image cache was built
     hooks = hooks or RunHooks()
     hooks.attach(run_log)
     error = ""

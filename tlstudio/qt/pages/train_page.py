@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlstudio.core.events import BatchEnd, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
+from tlstudio.core.events import BatchEnd, DeviceSummary, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
 from tlstudio.core.models.weights import weights_available
 from tlstudio.core.jobs.training import TrainedModel, TrainJob
 from tlstudio.qt import engine
@@ -118,6 +118,8 @@ class TrainPage(UsesTrainingProcess, Page):
         self.weights_button = QPushButton("Import weights on the Model page…")
         self.weights_button.clicked.connect(lambda: state.navigate("model"))
         self.weights_button.hide()
+        self.device_label = QLabel()  # where and how the run computes (DeviceSummary)
+        self.device_label.setWordWrap(True)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -137,6 +139,7 @@ class TrainPage(UsesTrainingProcess, Page):
         run_layout.addWidget(self.stale_banner)
         run_layout.addWidget(self.weights_button)
         run_layout.addWidget(self.progress)
+        run_layout.addWidget(self.device_label)
         run_layout.addWidget(self.result_label)
         run_layout.addStretch(1)
 
@@ -211,6 +214,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self.progress.note("Preparing data and model…")
         self.progress.flush()
         self.result_label.setText("")
+        self.device_label.setText("")
         self._started_at = time.monotonic()
         self._slot.start(
             lambda reporter: self.task_fn(spec, config, reporter),
@@ -259,6 +263,8 @@ class TrainPage(UsesTrainingProcess, Page):
             self.fit_end = ev
         elif isinstance(ev, Message):
             self.state.status_message.emit(ev.text)
+        elif isinstance(ev, DeviceSummary):
+            self.device_label.setText(ev.text())
 
     def flush(self) -> None:
         """While running, the progress line every tick and one changed plot
