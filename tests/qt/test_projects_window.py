@@ -44,7 +44,9 @@ def make_window(qtbot, monkeypatch, tmp_path):
         window = MainWindow(AppState())
         qtbot.addWidget(window)
         window.resize(1200, 800)
-        window.projects.confirm_discard = never_asked
+        # pytest-qt closes the window before this fixture's teardown: nothing left to keep then.
+        window.projects.confirm_discard = lambda _what, _reasons: "discard"
+        window.pages["train"].confirm = lambda _title, _text: True
         windows.append(window)
         return window
 
@@ -52,6 +54,7 @@ def make_window(qtbot, monkeypatch, tmp_path):
     for window in windows:
         window.projects.confirm_discard = lambda _what, _reasons: "discard"
         window.projects.offer_resume = lambda _record: False
+        window.pages["train"].confirm = lambda _title, _text: True  # a run still going at the end: stop it
         window.close()
 
 
@@ -241,7 +244,7 @@ def test_an_interrupted_run_is_offered_and_resumes_in_the_engine(qtbot, make_win
     offered = []
     window.projects.offer_resume = lambda rec: offered.append(rec.number) or True
     assert window.projects.open_project(root)
-    qtbot.waitUntil(lambda: offered and window.pages["train"].is_training(), timeout=60_000)
+    qtbot.waitUntil(lambda: bool(offered) and window.pages["train"].is_training(), timeout=60_000)
     assert offered == [1] and window.current_page_key() == "train"
     page = window.pages["train"]
     qtbot.waitUntil(lambda: not page.is_training() and window.state.training is not None, timeout=RUN_TIMEOUT_MS)

@@ -49,7 +49,6 @@ def collect_pages(window) -> dict:
                "results": [lr_result_to_dict(r) for _, r in sorted(lr.results.items())]},
         "evaluate": {"split": evaluate.current_split()},
         "export": {"path": export.path_edit.text(), "format": export.current_format()},
-        "model": {"start_from": getattr(pages["model"], "start_from", None)},
         "run": state.project.run,
         "window": {"page": window.current_page_key()},
     }
@@ -79,9 +78,6 @@ def apply_pages(window, pages: dict, source: Path) -> None:
         combo.blockSignals(True)
         combo.setCurrentIndex(index)
         combo.blockSignals(False)
-    start = (pages.get("model") or {}).get("start_from")
-    if hasattr(window.pages["model"], "set_start_from"):
-        window.pages["model"].set_start_from(start)
     page = (pages.get("window") or {}).get("page")
     if page in window.pages:
         window.show_page(page)
