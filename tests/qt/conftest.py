@@ -32,6 +32,7 @@ def main_window(qtbot, state):
     window = MainWindow(state)
     qtbot.addWidget(window)
     yield window
+    window.projects.confirm_discard = lambda _what, _reasons: "discard"  # the test is over: nothing to keep
     window.close()
 
 

@@ -16,6 +16,7 @@ from tlstudio.core.dataset import edit_store
 from tlstudio.core.config import AugmentConfig, TrainConfig
 from tlstudio.core.dataset.edits import DatasetEdits
 from tlstudio.core.errors import UserFacingError
+from tlstudio.qt.project_state import ProjectState
 
 
 class AppState(QObject):
@@ -35,6 +36,8 @@ class AppState(QObject):
         self.training = None
         self.edits = DatasetEdits()
         self.model_stale = False
+        self.project = ProjectState(self)  # the open project and its current run
+        self.stored_evaluation = None  # the trained model's evaluation as its run saved it, if any
         self._training_spec = None  # training_spec(), until the dataset or its edits change
 
     @property
@@ -124,7 +127,10 @@ class AppState(QObject):
             self.train_config_changed.emit(self.train_config)
 
     def update_train_config(self, **changes) -> None:
-        config = self.train_config.with_(**changes)
+        self.set_train_config(self.train_config.with_(**changes))
+
+    def set_train_config(self, config: TrainConfig) -> None:
+        """Every choice at once (a project reopened)."""
         if config != self.train_config:
             augment_changed = config.augment != self.train_config.augment
             self.train_config = config
@@ -132,8 +138,11 @@ class AppState(QObject):
                 self.augment_changed.emit(config.augment)
             self.train_config_changed.emit(config)
 
-    def set_training(self, result) -> None:
+    def set_training(self, result, evaluation=None) -> None:
+        """`evaluation`: the model's Interpretation on the validation split when it is
+        known already (a run of a reopened project), so it need not run again."""
         self.training = result
+        self.stored_evaluation = evaluation if result is not None else None
         self._update_stale()
         self.training_changed.emit(result)
 

@@ -13,6 +13,8 @@ from tlstudio.qt import settings
 from tlstudio.qt.app_state import AppState
 from tlstudio.qt.help_menu import add_help_menu
 from tlstudio.qt.pages.base import Page, PageHost
+from tlstudio.qt.project_controller import ProjectController
+from tlstudio.qt.project_menu import add_project_actions
 from tlstudio.qt.widgets.status_bar import StatusBar
 from tlstudio.qt.workers import EngineTask
 
@@ -98,6 +100,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.sidebar)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self.projects = ProjectController(self)
+        self.state.project.changed.connect(lambda _p: self._update_title(self.state.dataset))
         self._build_menus()
         self.resize(1200, 800)
         geometry, window_state = settings.window_geometry()
@@ -113,12 +117,14 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.open_folder_action = self._action(file_menu, "&Open dataset folder…", self.data_page.open_folder_dialog, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "Open &zip or CSV file…", self.data_page.open_file_dialog, "Ctrl+Shift+O")
+        self._action(file_menu, "Open &zip or CSV file…", self.data_page.open_file_dialog, "Ctrl+Alt+O")
         self._action(file_menu, "Open &demo dataset", self.data_page.open_demo)
         self.recent_menu = QMenu("&Recent datasets", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addMenu(self.recent_menu)
         self._fill_recent_menu()
+        file_menu.addSeparator()
+        add_project_actions(self, file_menu, self.projects)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q").setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -154,7 +160,11 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _update_title(self, spec) -> None:
-        self.setWindowTitle("TL Studio" if spec is None else f"{printable(Path(spec.source_zip or spec.root).name)} — TL Studio")
+        parts = [] if spec is None else [printable(Path(spec.source_zip or spec.root).name)]
+        project = self.state.project.project
+        if project is not None:
+            parts.insert(0, f"{printable(project.name)} project")
+        self.setWindowTitle(" — ".join(parts + ["TL Studio"]))
 
     # --- navigation and opening ---------------------------------------------
     def show_page(self, key: str) -> None:
@@ -191,11 +201,13 @@ class MainWindow(QMainWindow):
             self.open_dataset(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
-        if not all(page.confirm_close() for page in self.pages.values()):
+        if not self.projects.may_discard("close the window") or not all(
+                page.confirm_close() for page in self.pages.values()):
             event.ignore()
             return
         settings.save_window(self.saveGeometry(), self.saveState())
         for page in self.pages.values():
             page.shutdown()
+        self.projects.slot.cancel()
         EngineTask.shutdown_all()
         super().closeEvent(event)

@@ -1,4 +1,4 @@
-"""What the app remembers between runs: window geometry, recent datasets and the folders file dialogs last used (QSettings).
+"""What the app remembers between runs: window geometry, recent datasets and projects, and the folders file dialogs last used (QSettings).
 
 `TLSTUDIO_SETTINGS_DIR` points the settings at a folder of their own (tests use
 it so no test ever reads or writes the user's real settings).
@@ -22,25 +22,49 @@ def settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
 
-def recent_datasets() -> list[str]:
-    value = settings().value("recent/datasets", [])
+def _recent(key: str) -> list[str]:
+    value = settings().value(key, [])
     if isinstance(value, str):  # QSettings hands back a one-item list as a plain string
         value = [value]
     return [str(v) for v in value or [] if v]
 
 
-def add_recent_dataset(path: str | Path) -> list[str]:
+def _add_recent(key: str, path: str | Path) -> list[str]:
     path = str(Path(path).resolve())
-    recent = [path] + [p for p in recent_datasets() if p != path]
-    recent = recent[:MAX_RECENT]
-    settings().setValue("recent/datasets", recent)
+    recent = ([path] + [p for p in _recent(key) if p != path])[:MAX_RECENT]
+    settings().setValue(key, recent)
     return recent
+
+
+def _forget_recent(key: str, path: str | Path) -> list[str]:
+    recent = [p for p in _recent(key) if p != str(path)]
+    settings().setValue(key, recent)
+    return recent
+
+
+def recent_datasets() -> list[str]:
+    return _recent("recent/datasets")
+
+
+def add_recent_dataset(path: str | Path) -> list[str]:
+    return _add_recent("recent/datasets", path)
 
 
 def forget_recent_dataset(path: str | Path) -> list[str]:
-    recent = [p for p in recent_datasets() if p != str(path)]
-    settings().setValue("recent/datasets", recent)
-    return recent
+    return _forget_recent("recent/datasets", path)
+
+
+def recent_projects() -> list[str]:
+    """Project folders (NAME.tlsproject) opened or saved, newest first."""
+    return _recent("recent/projects")
+
+
+def add_recent_project(path: str | Path) -> list[str]:
+    return _add_recent("recent/projects", path)
+
+
+def forget_recent_project(path: str | Path) -> list[str]:
+    return _forget_recent("recent/projects", path)
 
 
 def save_window(geometry: QByteArray, window_state: QByteArray) -> None:

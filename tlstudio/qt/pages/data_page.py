@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -43,8 +44,12 @@ class DataPage(Page):
         self.loader.loaded.connect(self._scan_loaded)
         self.loader.failed.connect(self._scan_failed)
         self.loader.cancelled.connect(self._scan_cancelled)
+        # Asked before another dataset replaces the open one (the window asks about unsaved work).
+        self.may_replace_dataset: Callable[[], bool] = lambda: True
         self.viewer: ImageViewerDialog | None = None
         self._opened: Path | None = None  # what the open dataset was opened from
+        self._scanning_with = (0.2, 42)
+        self.scanned_with = (0.2, 42)  # (valid_pct, seed) the open dataset was scanned with
         self.skipped_dialog: SkippedFilesDialog | None = None
 
         self.banner = MessageBanner()
@@ -144,8 +149,11 @@ class DataPage(Page):
     # --- opening -------------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
         """Scan `path`; data without split folders is split with the config's valid_pct and seed."""
+        if self.state.dataset is not None and not self.may_replace_dataset():
+            return
         config = self.state.train_config
-        self.loader.load(path, valid_pct=config.valid_pct, seed=42 if config.seed is None else config.seed)
+        self._scanning_with = (config.valid_pct, 42 if config.seed is None else config.seed)
+        self.loader.load(path, valid_pct=self._scanning_with[0], seed=self._scanning_with[1])
 
     def resplit(self, valid_pct: float, seed: int) -> None:
         """Split the open dataset again: the new values go to the config, then it is scanned again."""
@@ -189,16 +197,20 @@ class DataPage(Page):
             self.scan_label.setText(f"Scanning {self.loader.path}: {message}")
 
     def _scan_loaded(self, spec) -> None:
+        self.take_dataset(spec, self.loader.path, self._scanning_with)
+        self.dataset_opened.emit(str(self.loader.path))
+
+    def take_dataset(self, spec, path: Path, scanned_with: tuple[float, int]) -> None:
+        """Show `spec`, scanned from `path` with (valid_pct, seed) (here, or by a project being opened)."""
         self.scan_row.hide()
-        path = str(self.loader.path)
-        self._opened = self.loader.path
+        self._opened = Path(path)
+        self.scanned_with = scanned_with
         self.state.set_dataset(spec)
         if spec.skipped:
             n = len(spec.skipped)
             self.banner.show_message(f"{n:,} file{'s were' if n != 1 else ' was'} skipped; see “Show skipped files…”.",
                                      "warning")
         self.state.status_message.emit(f"Opened {path}: {len(spec):,} images in {len(spec.classes)} classes")
-        self.dataset_opened.emit(path)
 
     def _scan_failed(self, path: str, message: str) -> None:
         self.scan_row.hide()
@@ -218,7 +230,7 @@ class DataPage(Page):
         self.gallery.set_spec(spec)
         self.split_controls.setVisible(spec is not None and spec.seed is not None)
         if spec is not None and spec.seed is not None:
-            self.split_controls.set_split(self.state.train_config.valid_pct, spec.seed)  # what open_path scanned with
+            self.split_controls.set_split(self.scanned_with[0], spec.seed)  # what the dataset was scanned with
         self.stack.setCurrentIndex(0 if spec is None else 1)
         self.doctor.set_spec(spec, self.state.edits)
         self.doctor.set_imbalance(self.state.train_config.imbalance)

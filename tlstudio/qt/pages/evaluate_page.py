@@ -90,7 +90,7 @@ class EvaluatePage(Page):
         self.split_combo.currentIndexChanged.connect(self._on_split_changed)
         self.run_button = QPushButton("Evaluate")
         self.run_button.setToolTip("Run the model over the chosen split again")
-        self.run_button.clicked.connect(self.evaluate)
+        self.run_button.clicked.connect(self._run_evaluation)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.progress = QProgressBar()
@@ -239,11 +239,20 @@ class EvaluatePage(Page):
         else:
             self.evaluate()
 
+    def evaluate(self) -> None:
+        stored = self.state.stored_evaluation
+        if stored is not None and stored.split == self.current_split():  # a reopened run's, as it saved it
+            self.slot.cancel()
+            self._clear()
+            self.show_interpretation(stored)
+            return
+        self._run_evaluation()
+
     def _on_split_changed(self, _index: int) -> None:
         if self.state.training is not None:
             self.evaluate()
 
-    def evaluate(self) -> None:
+    def _run_evaluation(self) -> None:
         result = self.state.training
         if result is None:
             return

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from tlstudio.core.config import TrainConfig
 from tlstudio.core.durations import format_duration
 from tlstudio.core.events import LrFindProgress, Message, Progress
 from tlstudio.core.jobs.training import LrFindJob
@@ -323,6 +324,14 @@ class LrPage(UsesTrainingProcess, Page):
         self._update_suggestion_buttons()
         self._ended(" ".join(notes) or "Done.")
 
+    def restore(self, results: dict, stage: int, status: str) -> None:
+        """Curves, stage and status line as a reopened project saved them."""
+        self.results = dict(results)
+        self.set_stage(stage)
+        self._show_stage()
+        self._config_changed(self.state.train_config)
+        self.status.setText(status)
+
     # -- the chosen rates --------------------------------------------------------
     def choose_rate(self, lr: float) -> None:
         """The plot's choice (line dragged, marker or button clicked) for the shown stage."""
@@ -369,5 +378,16 @@ class LrPage(UsesTrainingProcess, Page):
         return bool(getattr(self.plot.line, "moving", False))
 
     def _dataset_changed(self, _spec) -> None:
+        """The rates chosen from the older dataset's curves go with them (back to fastai's
+        defaults); a reopened project sets its own after this."""
+        if self._slot.is_running():
+            self._slot.cancel()
+            self._ended("")
+        had_curves = bool(self.results)
         self.results.clear()
+        self.status.setText("")
+        self.progress.setValue(0)
+        if had_curves:
+            default = TrainConfig()
+            self.state.update_train_config(head_lr=default.head_lr, base_lr=default.base_lr)
         self._show_stage()

@@ -86,6 +86,8 @@ class TrainPage(UsesTrainingProcess, Page):
         # Asked before closing during a run: (title, text) -> yes?  Tests replace it.
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_user(self, title, text)
         self.task_fn = train_task  # (spec, config, reporter) -> TrainResult
+        # Asked before a new run replaces the trained model (the window asks about unsaved work).
+        self.may_start: Callable[[], bool] = lambda: True
         self.result = None
         self.fit_end: FitEnd | None = None
         self.batches_seen = 0
@@ -106,7 +108,7 @@ class TrainPage(UsesTrainingProcess, Page):
             "the curves and the epoch table fill in live, Esc cancels"
         )
         self.start_button.setDefault(True)
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button = QPushButton("Cancel (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
@@ -198,9 +200,13 @@ class TrainPage(UsesTrainingProcess, Page):
     def is_training(self) -> bool:
         return self._slot.is_running()
 
-    def start(self) -> None:
+    def start(self, task_fn: Callable | None = None) -> None:
+        """Start a run; `task_fn` replaces `self.task_fn` for this one (a resumed run)."""
         if self.is_training() or self.state.dataset is None:
             return
+        if task_fn is None and not self.may_start():
+            return
+        task_fn = task_fn or self.task_fn
         spec, config = self.state.training_spec(), self.state.train_config  # the dataset with its edits
         if self._show_missing_weights(config):
             return
@@ -217,7 +223,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self.device_label.setText("")
         self._started_at = time.monotonic()
         self._slot.start(
-            lambda reporter: self.task_fn(spec, config, reporter),
+            lambda reporter: task_fn(spec, config, reporter),
             name="train",
             on_event=self._on_event,
             on_success=self._succeeded,
