@@ -67,7 +67,7 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     assert page.export_status.text().startswith("Exported and verified")
     row = [page.figures.topLevelItem(0).text(c) for c in range(page.figures.columnCount())]
     assert row[:2] == ["tlsmodel", "✔ verified"] and row[3] == str(report.n_checked) and row[4] == "identical"
-    assert row[6] == "1e-05" and row[7] == str(target)
+    assert row[6] == "1e-05" and row[7] == target.name and page.figures.topLevelItem(0).toolTip(7) == str(target)
     sidecar = json.loads(report.sidecar.read_text())
     tree = {page.sidecar_tree.topLevelItem(i).text(0): page.sidecar_tree.topLevelItem(i) for i in range(page.sidecar_tree.topLevelItemCount())}
     assert tree["classes"].text(1) == ", ".join(sidecar["classes"])
@@ -79,12 +79,17 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     # Every value in full inside the page's width: long ones wrap in their row, nothing scrolls sideways.
     page.resize(PAGE_WIDTH_AT_1024, 640)
     qtbot.wait(50)
-    view, wrap = page.sidecar_tree, page.sidecar_tree.itemDelegateForColumn(1)
-    for item in tree.values():
-        qtbot.waitUntil(lambda: view.visualItemRect(item).height() >= wrap.wrapped_height(item.text(1), 1), timeout=2_000)
-    assert not view.horizontalScrollBar().isVisible()
-    assert view.header().sectionPosition(1) + view.columnWidth(1) <= view.viewport().width()
-    assert view.visualItemRect(tree["dataset"]).height() > view.fontMetrics().height() * 1.5  # it did wrap
+    figures = page.figures.topLevelItem(0)
+    for view, items, columns in ((page.sidecar_tree, tree.values(), (1,)), (page.figures, [figures], (2, 7))):
+        for item in items:
+            for column in columns:
+                wrap = view.itemDelegateForColumn(column)
+                qtbot.waitUntil(lambda: view.visualItemRect(item).height() >= wrap.wrapped_height(item.text(column), column),
+                                timeout=2_000)
+        assert not view.horizontalScrollBar().isVisible()
+        last = view.columnCount() - 1
+        assert view.header().sectionPosition(last) + view.columnWidth(last) <= view.viewport().width()
+    assert page.sidecar_tree.visualItemRect(tree["dataset"]).height() > page.sidecar_tree.fontMetrics().height() * 1.5
     # After an export (long paths, a long status line) the page still fits beside the sidebar of a 1024 px window.
     assert page.sidecar_label.text() == str(report.sidecar)
     assert page.minimumSizeHint().width() <= PAGE_WIDTH_AT_1024

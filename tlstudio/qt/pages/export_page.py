@@ -95,10 +95,10 @@ def figure_row(report) -> list[str]:
 
     v = report.verification
     if v is None:
-        return [report.format, "not checked", "—", "—", "—", "—", "—", str(report.path)]
+        return [report.format, "not checked", "—", "—", "—", "—", "—", report.path.name]
     top1 = "—" if v.error else "identical" if not v.mismatches else f"{v.mismatches} differ"
     return [report.format, "✔ verified" if v.verified else "✘ NOT verified", v.runtime if not v.error else f"{v.runtime}: {v.error}",
-            str(v.n_checked), top1, format_diff(v.max_prob_diff), f"{v.tolerance:.0e}", str(report.path)]
+            str(v.n_checked), top1, format_diff(v.max_prob_diff), f"{v.tolerance:.0e}", report.path.name]
 
 
 class ExportPage(Page):
@@ -168,12 +168,21 @@ class ExportPage(Page):
         export_layout.addLayout(status_row)
 
         self.figures = QTreeWidget()
-        self.figures.setHeaderLabels(FIGURE_COLUMNS)
+        # Two-line headers: at 1024 px the figures fit beside "Try it" only with the header's words stacked.
+        self.figures.setHeaderLabels([name.replace(" ", "\n") for name in FIGURE_COLUMNS])
         self.figures.setRootIsDecorated(False)
         self.figures.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.figures.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Who checked and the file's name share what is left and wrap in it; the folder is the path
+        # field's, and each row's full path is in its tooltip.
+        long_columns = (FIGURE_COLUMNS.index("Checked by"), FIGURE_COLUMNS.index("File"))
+        for column in long_columns:
+            self.figures.header().setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.figures.header().setMinimumSectionSize(30)
+        self.figures.header().setDefaultSectionSize(60)
         self.figures.header().setStretchLastSection(False)
-        self.figures.setMaximumHeight(130)
+        self.figures_wrap = WrapAnywhereDelegate(self.figures, *long_columns)
+        self.figures.setMaximumHeight(170)
         verify_box = QGroupBox("Verification: each file reloaded in a fresh process, compared on the validation images")
         QVBoxLayout(verify_box).addWidget(self.figures)
 
@@ -347,6 +356,7 @@ class ExportPage(Page):
             item.setForeground(1, Qt.GlobalColor.darkGreen if ok else Qt.GlobalColor.red)
             for col in range(len(FIGURE_COLUMNS)):
                 item.setToolTip(col, item.text(col))
+            item.setToolTip(FIGURE_COLUMNS.index("File"), str(done.path))
             self.figures.addTopLevelItem(item)
         if report is None:
             self.sidecar_label.setText("")
