@@ -5,7 +5,6 @@ none of them (only standalone_predict, which imports nothing of the app).
 """
 from __future__ import annotations
 
-import hashlib
 import platform
 from datetime import datetime, timezone
 from pathlib import Path

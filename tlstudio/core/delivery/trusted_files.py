@@ -14,7 +14,6 @@ at once cannot interleave their lines.
 from __future__ import annotations
 
 import os
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
