@@ -30,10 +30,12 @@ def main_window(qtbot, state):
     from tlstudio.qt.main_window import MainWindow
 
     window = MainWindow(state)
-    qtbot.addWidget(window)
+    # Not qtbot.addWidget: pytest-qt closes its widgets before fixtures end, which would ask
+    # about the unsaved model before this fixture could answer.
     yield window
     window.projects.confirm_discard = lambda _what, _reasons: "discard"  # the test is over: nothing to keep
     window.close()
+    window.deleteLater()
 
 
 @pytest.fixture
@@ -61,10 +63,11 @@ _DIALOGS = ("warning", "question", "critical", "information")
 
 @pytest.fixture(autouse=True)
 def no_unexpected_dialogs(monkeypatch):
-    """A modal message box runs an event loop of its own that no test can answer, and blocks the
-    whole run past every timeout. Tests replace the page's own `confirm...` hook; one that reaches
-    a real box instead gets its default answer (No) and fails, naming the box."""
-    from PySide6.QtWidgets import QMessageBox
+    """A modal message box or file dialog runs an event loop of its own that no test can answer,
+    and blocks the whole run past every timeout. Tests replace the page's own `confirm...` or
+    `choose...` hook (or the QFileDialog function, as the window tests do); one that reaches a
+    real box instead gets No, Cancel or no file, and fails, naming the box."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     shown = []
 
@@ -74,8 +77,21 @@ def no_unexpected_dialogs(monkeypatch):
             return QMessageBox.StandardButton.No
         return staticmethod(box)
 
+    def exec_box(box):
+        shown.append(f"{box.windowTitle()!r}: {box.text()}")
+        return int(QMessageBox.StandardButton.Cancel.value)
+
+    def file_dialog(kind):
+        def ask(_parent=None, caption="", *_rest, **_options):
+            shown.append(f"file dialog {caption!r}")
+            return "" if kind == "getExistingDirectory" else ("", "")
+        return staticmethod(ask)
+
     for kind in _DIALOGS:
         monkeypatch.setattr(QMessageBox, kind, fake(kind))
+    monkeypatch.setattr(QMessageBox, "exec", exec_box)
+    for kind in ("getExistingDirectory", "getOpenFileName", "getOpenFileNames", "getSaveFileName"):
+        monkeypatch.setattr(QFileDialog, kind, file_dialog(kind))
     yield shown
     if shown:
         pytest.fail(f"a modal dialog was shown that no test answered: {shown}")

@@ -136,7 +136,10 @@ def test_a_relabel_from_top_losses_changes_what_the_next_run_trains_on(main_wind
     train.task_fn = task
     main_window.show_page("train")
     screenshot(main_window, "relabel-2-train-page-stale", artifacts_dir)
+    asked = []  # the model trained before is in no project: starting over it asks first
+    main_window.projects.confirm_discard = lambda what, reasons: asked.append(what) or "discard"
     train.start()
+    assert asked == ["start a new run"]
     qtbot.waitUntil(lambda: not train.is_training() and train.result is not None, timeout=240_000)
     assert train.result.status == "completed", train.result.message
     (spec,) = trained_on

@@ -62,6 +62,7 @@ def window(qtbot, state, monkeypatch, demo_elsewhere, trained_run, trained_resul
     monkeypatch.setattr(engine, "prestart", lambda: None)
     window = MainWindow(state)
     qtbot.addWidget(window)
+    window.projects.confirm_discard = lambda _what, _reasons: "discard"  # a layout check: nothing to keep
     window.resize(*SIZES[0])
     window.show()
     state.set_dataset(demo_elsewhere)
