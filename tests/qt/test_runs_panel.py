@@ -71,11 +71,14 @@ def test_selecting_both_overlays_their_curves_and_fills_the_f1_differences(qtbot
                          (panel.accuracy_plot, lambda r: [e.metrics["accuracy"] for e in r.history])):
         drawn = plot.curve_data()
         assert list(drawn) == ["run 001", "run 002"]
-        assert [label.text for _sample, label in plot.legend.items] == ["run 001", "run 002"]
+        assert [label.text for _sample, label in plot.legend.items] == ["run 001", "run 002", "kept epoch"]
         assert plot.legend_place in ("header", "side")  # outside the axes
+        kept = []
         for (x, y), result in zip(drawn.values(), project.runs):
             assert x.tolist() == [1, 2]
             np.testing.assert_allclose(y, values(result))
+            kept.append((result.kept_epoch + 1, values(result)[result.kept_epoch]))
+        np.testing.assert_allclose(plot.kept_points(), kept)  # the epoch whose weights each run's model has
     pens = [c.opts["pen"].color().name() for c in panel.loss_plot._curves.values()]
     assert len(set(pens)) == 2
 

@@ -82,7 +82,7 @@ class RunsPanel(QWidget):
 
         self.loss_plot = RunsPlot("Validation loss")
         self.accuracy_plot = RunsPlot("Accuracy")
-        self.f1_title = QLabel("Per-class F1")
+        self.f1_title = QLabel("Per-class F1", wordWrap=True)
         self.f1_table = QTableWidget(0, 0)
         self.f1_table.verticalHeader().setVisible(False)
         self.f1_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -95,6 +95,10 @@ class RunsPanel(QWidget):
         for widget in (self.loss_plot, self.accuracy_plot, f1_box):
             self.compare_area.addWidget(widget)
         self.compare_area.setChildrenCollapsible(False)
+        # The plots take the width; the F1 table keeps what its columns need.
+        for index, stretch in enumerate((1, 1, 0)):
+            self.compare_area.setStretchFactor(index, stretch)
+        f1_box.setMinimumWidth(260)
 
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(self.table)
@@ -140,7 +144,7 @@ class RunsPanel(QWidget):
         metrics = [m for m in SHOWN if any(m in s.final or m in s.best for s in self.summaries)]
         self.columns = ["run", "state", "epochs", *differ, *(f"{m} final" for m in metrics),
                         *(f"{m} best" for m in metrics), "time"]
-        headers = ["Run", "State", "Epochs", *differ, *(f"{METRIC_NAMES[m]}\nfinal" for m in metrics),
+        headers = ["Run", "State", "Epochs", *(n.replace("_", " ") for n in differ), *(f"{METRIC_NAMES[m]}\nfinal" for m in metrics),
                    *(f"{METRIC_NAMES[m]}\nbest" for m in metrics), "Time"]
         self.table.blockSignals(True)
         self.table.clear()
@@ -159,7 +163,6 @@ class RunsPanel(QWidget):
                 self.table.setItem(r, c, cell)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
         self.table.blockSignals(False)
 
     def cell_text(self, number: int, column: str) -> str:
@@ -212,12 +215,15 @@ class RunsPanel(QWidget):
             self.f1_title.setText("Per-class F1")
             return
         loss, accuracy = [], []
+        kept_epochs = {s.number: s.kept_epoch for s in self.summaries}
         for i, curves in enumerate(c.curves):
             name, colour = run_name(curves.number), run_colour(i)
-            loss.append((name, colour, curves.epoch, curves.valid_loss))
+            kept = kept_epochs.get(curves.number)
+            kept = None if kept is None else kept + 1  # the curves count epochs from 1
+            loss.append((name, colour, curves.epoch, curves.valid_loss, kept))
             acc = curves.metrics.get("accuracy")
             if acc is not None:
-                accuracy.append((name, colour, curves.epoch, acc))
+                accuracy.append((name, colour, curves.epoch, acc, kept))
         self.loss_plot.show_runs(loss)
         self.accuracy_plot.show_runs(accuracy)
         self._fill_f1(c)
