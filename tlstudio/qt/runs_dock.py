@@ -25,6 +25,8 @@ class RunsDock(QDockWidget):
         projects.changed.connect(self._project_changed)
         projects.run_changed.connect(lambda _run: self.refresh())
         window.state.training_changed.connect(lambda _result: self.refresh())
+        # A run that ends with no usable model (failed before its first epoch) changes no state.
+        window.pages["train"].running_changed.connect(lambda running: running or self.refresh())
         self.visibilityChanged.connect(lambda shown: shown and self._stale and self.refresh())
 
     def _project_changed(self, project) -> None:

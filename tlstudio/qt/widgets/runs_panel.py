@@ -136,7 +136,9 @@ class RunsPanel(QWidget):
             self.heading.setText("No project open: File > New project keeps each training run in one, to compare.")
         else:
             n = len(self.summaries)
-            self.heading.setText(f"{n} run{'' if n == 1 else 's'} in {printable(self.root)}")
+            # The name reads at a glance; the whole path, long on most disks, is in the tooltip.
+            self.heading.setText(f"{n} run{'' if n == 1 else 's'} in project {printable(self.root.stem)}")
+        self.heading.setToolTip("" if self.root is None else printable(self.root))
         self.select_runs(keep)
 
     def _fill_table(self) -> None:

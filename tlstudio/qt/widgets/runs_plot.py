@@ -21,7 +21,7 @@ def run_colour(index: int) -> str:
 class RunsPlot(TitledPlot):
     def __init__(self, title: str, parent=None):
         super().__init__(title, "epoch", parent, integer_x=True)
-        self.setMinimumHeight(180)
+        self.setMinimumHeight(150)
         self._curves: dict[str, pg.PlotDataItem] = {}
         self.kept: pg.PlotDataItem | None = None
 
