@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from layout_check import clipped
+
 from tlstudio.core.events import ListReporter
 from tlstudio.qt.app_state import AppState
 
@@ -98,6 +100,7 @@ def test_selecting_both_overlays_their_curves_and_fills_the_f1_differences(qtbot
     assert "against run 001" in panel.message.text()
 
     qtbot.wait(50)
+    assert clipped(panel) == []
     shot = artifacts_dir / "runs-panel.png"
     assert panel.grab().save(str(shot))
     if os.environ.get("TLSTUDIO_SCREENSHOTS") == "1":  # as the relabel loop's: docs/ changes only when asked
@@ -105,6 +108,11 @@ def test_selecting_both_overlays_their_curves_and_fills_the_f1_differences(qtbot
 
         with Image.open(shot) as image:
             image.convert("P", palette=Image.Palette.ADAPTIVE, colors=256).save(DOCS / "runs-panel.png", optimize=True)
+    panel.resize(1000, 400)  # docked below a page of a 1024 x 700 window
+    try:  # the legends move beside the axes once the layout settles
+        qtbot.waitUntil(lambda: not clipped(panel), timeout=2_000)
+    finally:
+        assert clipped(panel) == []
 
     panel.select_runs([2])
     assert panel.loss_plot.curve_data() == {} and panel.f1_table.rowCount() == 0
