@@ -15,6 +15,7 @@ from tlstudio.qt.help_menu import add_help_menu
 from tlstudio.qt.pages.base import Page, PageHost
 from tlstudio.qt.project_controller import ProjectController
 from tlstudio.qt.project_menu import add_project_actions
+from tlstudio.qt.runs_dock import add_runs_dock
 from tlstudio.qt.widgets.status_bar import StatusBar
 from tlstudio.qt.workers import EngineTask
 
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         for number, (key, title, *_rest) in enumerate(PAGES, start=1):
             action = self._action(go_menu, title.split(maxsplit=1)[1], lambda _=False, k=key: self.show_page(k), f"Ctrl+{number}")
             self.step_actions.append(action)
+        self.runs_dock = add_runs_dock(self, go_menu)
         add_help_menu(self)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:

@@ -13,7 +13,7 @@ import dataclasses
 import time
 from typing import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -78,6 +78,7 @@ def ask_user(parent: QWidget, title: str, text: str) -> bool:
 
 
 class TrainPage(UsesTrainingProcess, Page):
+    running_changed = Signal(bool)  # a run started (True) or stopped, however it ended (False)
     key = "train"
     title = "Train"
 
@@ -165,6 +166,7 @@ class TrainPage(UsesTrainingProcess, Page):
 
         self._slot = TaskSlot(self)
         self._slot.running_changed.connect(self._running_changed)
+        self._slot.running_changed.connect(self.running_changed)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self.flush)

@@ -111,4 +111,9 @@ class TitledPlot(pg.GraphicsLayoutWidget):
     def resizeEvent(self, event):  # noqa: N802 (Qt name)
         super().resizeEvent(event)
         if hasattr(self, "legend"):  # GraphicsView resizes once while it is built
+            place = self.legend_place
             self.fit_legend()
+            if self.legend_place != place:
+                # The layout was sized with the legend where it was: shrinking, a one-row legend
+                # in the header held it wider than the view until the next resize.
+                self.ci.setGeometry(self.range)
