@@ -4,11 +4,6 @@ from __future__ import annotations
 import json
 import math
 
-# Settings that say little in a table of runs (where it ran, how many loader processes).
-QUIET = {"device", "num_workers"}
-# Metrics shown, in this order, when the runs have them.
-SHOWN = ("accuracy", "f1_macro", "valid_loss")
-
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -27,7 +22,7 @@ def run(args) -> int:
     from tlstudio.core.printable import printable
     from tlstudio.core.project.layout import project_dir
     from tlstudio.core.project.project_file import open_project
-    from tlstudio.core.project.run_summaries import differing_settings, summarize_runs
+    from tlstudio.core.project.run_summaries import differing_settings, summarize_runs, table_columns
 
     project = open_project(project_dir(args.project))
     summaries = summarize_runs(project.root)
@@ -41,8 +36,7 @@ def run(args) -> int:
           f"{len(summaries)} run{'' if len(summaries) == 1 else 's'}")
     if not summaries:
         return 0
-    differ = [n for n in differing_settings(summaries) if n not in QUIET]
-    metrics = [m for m in SHOWN if any(m in s.final or m in s.best for s in summaries)]
+    differ, metrics = table_columns(summaries)
     header = ["run", "state", "done", *differ, *(f"{m} (best)" for m in metrics), "time"]
     rows = [[f"{s.number:03d}", s.state, f"{s.epochs_done}/{s.epochs_planned}",
              *(_setting(s.settings.get(n)) for n in differ),

@@ -114,3 +114,17 @@ def differing_settings(summaries: list[RunSummary]) -> list[str]:
         return []
     names = list(dict.fromkeys(n for s in summaries for n in s.settings))
     return [n for n in names if len({repr(s.settings.get(n)) for s in summaries}) > 1]
+
+
+# Settings that say little in a table of runs (where it ran, how many loader processes).
+QUIET_SETTINGS = {"device", "num_workers"}
+# Metrics a table of runs shows, final and best, in this order, when the runs have them.
+SHOWN_METRICS = ("accuracy", "f1_macro", "valid_loss")
+
+
+def table_columns(summaries: list[RunSummary]) -> tuple[list[str], list[str]]:
+    """What a table of these runs shows: the settings that differ (the quiet ones left out) and
+    the metrics they have; `tlstudio runs` and the window's Runs panel alike."""
+    differ = [n for n in differing_settings(summaries) if n not in QUIET_SETTINGS]
+    metrics = [m for m in SHOWN_METRICS if any(m in s.final or m in s.best for s in summaries)]
+    return differ, metrics

@@ -21,13 +21,9 @@ from tlstudio.core.durations import format_duration
 from tlstudio.core.printable import printable
 from tlstudio.core.project.compare import RunComparison, compare_runs
 from tlstudio.core.project.layout import ProjectError
-from tlstudio.core.project.run_summaries import RunSummary, differing_settings, summarize_runs
+from tlstudio.core.project.run_summaries import RunSummary, summarize_runs, table_columns
 from tlstudio.qt.widgets.runs_plot import RunsPlot, run_colour
 
-# Settings that say little in a table of runs (where it ran, how many loader processes), as `tlstudio runs`.
-QUIET = {"device", "num_workers"}
-# Metrics shown, final and best, in this order, when the runs have them.
-SHOWN = ("accuracy", "f1_macro", "valid_loss")
 METRIC_NAMES = {"accuracy": "accuracy", "f1_macro": "macro F1", "valid_loss": "valid loss"}
 BETTER, WORSE = QColor("#1a7f37"), QColor("#b42318")
 HINT = "Select two or more runs (Ctrl+click or Shift+click) to overlay their curves and compare per-class F1."
@@ -142,8 +138,7 @@ class RunsPanel(QWidget):
         self.select_runs(keep)
 
     def _fill_table(self) -> None:
-        differ = [n for n in differing_settings(self.summaries) if n not in QUIET]
-        metrics = [m for m in SHOWN if any(m in s.final or m in s.best for s in self.summaries)]
+        differ, metrics = table_columns(self.summaries)
         self.columns = ["run", "state", "epochs", *differ, *(f"{m} final" for m in metrics),
                         *(f"{m} best" for m in metrics), "time"]
         headers = ["Run", "State", "Epochs", *(n.replace("_", " ") for n in differ), *(f"{METRIC_NAMES[m]}\nfinal" for m in metrics),
