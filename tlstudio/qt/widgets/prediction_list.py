@@ -8,9 +8,11 @@ from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from tlstudio.qt.widgets.image_results_gallery import load_thumbnail, placeholder
+from tlstudio.qt.widgets.wrapping_delegate import PAD, WrapAnywhereDelegate
 
 COLUMNS = ("Image", "Prediction", "Top 3")
 PATH_ROLE = Qt.ItemDataRole.UserRole
+MIN_NAME_WIDTH = 64  # px of file name beside the thumbnail
 
 
 def top_k_text(top_k) -> str:
@@ -29,13 +31,40 @@ class PredictionList(QTreeWidget):
         self.setIconSize(QSize(thumb_size, thumb_size))
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.header()
-        # As wide as the thumbnails and names need, no wider: a fixed 240 px pushed the top-k off the side at 1024 px.
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        # Wide enough for every top-k value (a scroll bar rather than "…").
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(False)
+        # The panel beside the export is narrow (about 270 px at 1024): every column fits the
+        # view and wraps its text in full, instead of the top-k scrolling off the side.
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
         self.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.wrap = WrapAnywhereDelegate(self, *range(len(COLUMNS)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its widest text needs, while the three fit the view; what
+        does not fit wraps."""
+        width = self.viewport().width()
+        metrics, pad = self.fontMetrics(), 4 * PAD
+        widest = [metrics.horizontalAdvance(COLUMNS[c]) + pad for c in range(len(COLUMNS))]
+        pair = widest[2]  # the widest "label NN%" of a top-k, which should not break
+        for r in range(self.topLevelItemCount()):
+            item = self.topLevelItem(r)
+            for c in range(len(COLUMNS)):
+                widest[c] = max(widest[c], metrics.horizontalAdvance(item.text(c)) + pad)
+            if item.text(1) != "Error":
+                pair = max([pair] + [metrics.horizontalAdvance(p) + pad for p in item.text(2).split("   ")])
+        widest[0] += self.thumb_size + 2 * PAD
+        prediction = min(widest[1], int(width * 0.3))
+        # The names take what the predictions leave, but never less than 30% of the view, nor
+        # too little beside the thumbnail for a few letters a line.
+        image = min(widest[0], max(width - prediction - min(pair, int(width * 0.35)), int(width * 0.3),
+                                   self.thumb_size + 2 * PAD + MIN_NAME_WIDTH))
+        self.setColumnWidth(0, image)
+        self.setColumnWidth(1, prediction)
+        self.setColumnWidth(2, max(40, width - image - prediction))
 
     def add_predictions(self, predictions) -> None:
         """Appends one row per prediction (anything with path, label, prob, top_k, error)."""
@@ -63,6 +92,7 @@ class PredictionList(QTreeWidget):
                 item.setFont(1, font)
             self.addTopLevelItem(item)
         if predictions:
+            self.fit_columns()
             self.scrollToItem(self.topLevelItem(self.topLevelItemCount() - 1))
 
     def rows(self) -> list[tuple[str, str, str]]:
