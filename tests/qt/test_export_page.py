@@ -144,8 +144,9 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
         for column in range(3):
             qtbot.waitUntil(lambda: predictions.visualItemRect(item).height() >= predictions.wrap.wrapped_height(
                 item.text(column), column, icon=column == 0), timeout=2_000)
-    qtbot.waitUntil(lambda: predictions.columnWidth(2) >= predictions.fontMetrics().horizontalAdvance(top3.split("   ")[0]),
-                    timeout=2_000)  # one "label NN%" pair is never broken
+    assert len(top3.splitlines()) == 3  # a "label NN%" pair a line
+    qtbot.waitUntil(lambda: predictions.columnWidth(2) >= max(map(predictions.fontMetrics().horizontalAdvance,
+                                                                  top3.splitlines())), timeout=2_000)  # never broken
     assert not predictions.horizontalScrollBar().isVisible()
     assert predictions.header().sectionPosition(2) + predictions.columnWidth(2) <= predictions.viewport().width()
 

@@ -8,15 +8,17 @@ from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from tlstudio.qt.widgets.image_results_gallery import load_thumbnail, placeholder
-from tlstudio.qt.widgets.wrapping_delegate import PAD, WrapAnywhereDelegate
+from tlstudio.qt.widgets.wrapping_delegate import MIN_WIDTH, PAD, WrapAnywhereDelegate
 
 COLUMNS = ("Image", "Prediction", "Top 3")
 PATH_ROLE = Qt.ItemDataRole.UserRole
-MIN_NAME_WIDTH = 64  # px of file name beside the thumbnail
+MIN_NAME_WIDTH = 56  # px of file name beside the thumbnail
+ERROR = "Error"
 
 
 def top_k_text(top_k) -> str:
-    return "   ".join(f"{label} {prob:.0%}" for label, prob in top_k)
+    """One "label NN%" a line: in a narrow panel a line never breaks inside a pair."""
+    return "\n".join(f"{label} {prob:.0%}" for label, prob in top_k)
 
 
 class PredictionList(QTreeWidget):
@@ -44,27 +46,41 @@ class PredictionList(QTreeWidget):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Each column as wide as its widest text needs, while the three fit the view; what
-        does not fit wraps."""
-        width = self.viewport().width()
-        metrics, pad = self.fontMetrics(), 4 * PAD
-        widest = [metrics.horizontalAdvance(COLUMNS[c]) + pad for c in range(len(COLUMNS))]
-        pair = widest[2]  # the widest "label NN%" of a top-k, which should not break
+        """The three columns fit the view: each starts at the least it can take without breaking
+        a word (a "label NN%" line of the top k counts as one), then the top k, the prediction and
+        the name get what they need for whole lines, in that order; the rest wraps."""
+        least, full = self._widths()
+        view = self.viewport().width()
+        # Narrower still: the names wrap in less, down to the delegate's least line.
+        least[0] = max(self.thumb_size + 2 * PAD + MIN_WIDTH + 2 * PAD, min(least[0], view - least[1] - least[2]))
+        widths, spare = list(least), view - sum(least)
+        for column in (2, 1, 0):
+            extra = min(max(spare, 0), full[column] - widths[column])
+            widths[column] += extra
+            spare -= extra
+        for column, width in enumerate(widths):  # the last column also takes what is left
+            self.setColumnWidth(column, width)
+
+    def _widths(self) -> tuple[list[int], list[int]]:
+        metrics, pad = self.fontMetrics(), 2 * PAD + 2  # the delegate's margins, and a little air
+
+        def line(text: str) -> int:
+            return max((metrics.horizontalAdvance(t) for t in text.splitlines()), default=0) + pad
+
+        def word(text: str) -> int:
+            return max((metrics.horizontalAdvance(t) for t in text.split()), default=0) + pad
+
+        least = [metrics.horizontalAdvance(h) + pad for h in COLUMNS]  # headers stay whole
+        full = list(least)
+        icon = self.thumb_size + 2 * PAD
         for r in range(self.topLevelItemCount()):
-            item = self.topLevelItem(r)
-            for c in range(len(COLUMNS)):
-                widest[c] = max(widest[c], metrics.horizontalAdvance(item.text(c)) + pad)
-            if item.text(1) != "Error":
-                pair = max([pair] + [metrics.horizontalAdvance(p) + pad for p in item.text(2).split("   ")])
-        widest[0] += self.thumb_size + 2 * PAD
-        prediction = min(widest[1], int(width * 0.3))
-        # The names take what the predictions leave, but never less than 30% of the view, nor
-        # too little beside the thumbnail for a few letters a line.
-        image = min(widest[0], max(width - prediction - min(pair, int(width * 0.35)), int(width * 0.3),
-                                   self.thumb_size + 2 * PAD + MIN_NAME_WIDTH))
-        self.setColumnWidth(0, image)
-        self.setColumnWidth(1, prediction)
-        self.setColumnWidth(2, max(40, width - image - prediction))
+            name, prediction, top = (self.topLevelItem(r).text(c) for c in range(3))
+            least[0] = max(least[0], icon + min(line(name), MIN_NAME_WIDTH + pad))
+            full[0] = max(full[0], icon + line(name))
+            least[1], full[1] = max(least[1], word(prediction)), max(full[1], line(prediction))
+            errored = prediction == ERROR
+            least[2], full[2] = max(least[2], word(top) if errored else line(top)), max(full[2], line(top))
+        return least, full
 
     def add_predictions(self, predictions) -> None:
         """Appends one row per prediction (anything with path, label, prob, top_k, error)."""
@@ -78,7 +94,7 @@ class PredictionList(QTreeWidget):
             item.setIcon(0, QIcon(pix) if pix is not None else placeholder(self.thumb_size, "#f4c7c3"))
             if pred.error:
                 error = pred.error.removeprefix(f"{path}: ")  # the row already names the file
-                item.setText(1, "Error")
+                item.setText(1, ERROR)
                 item.setText(2, error)
                 item.setToolTip(2, pred.error)
                 for col in (1, 2):
