@@ -29,9 +29,13 @@ class RunControls(QWidget):
     cancel_requested = Signal()
 
     def __init__(self, start_text: str, parent: QWidget | None = None, *, esc_scope: QWidget | None = None,
-                 esc_help: str = "Cancel the running job", clock=time.monotonic, show_start: bool = True):
-        """`esc_scope`: where Esc cancels (a page: Esc anywhere on it); the widget itself when None."""
+                 esc_help: str = "Cancel the running job", clock=time.monotonic, show_start: bool = True,
+                 show_status: bool = True, hide_when_idle: bool = False):
+        """`esc_scope`: where Esc cancels (a page: Esc anywhere on it); the widget itself when None.
+        `hide_when_idle`: Cancel and the bar only while a job runs (a toolbar's controls);
+        `show_status`: False when the page says the outcome in its own words."""
         super().__init__(parent)
+        self._hide_when_idle = hide_when_idle
         self._clock = clock
         self._running = False
         self._began = None
@@ -60,6 +64,8 @@ class RunControls(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.status)
+        self.status.setVisible(show_status)
+        self._set_running(False)
 
     # -- what the page's job does ------------------------------------------------------
     def is_running(self) -> bool:
@@ -134,3 +140,6 @@ class RunControls(QWidget):
         self._running = running
         self.cancel_button.setEnabled(running)
         self.start_button.setEnabled(not running)
+        if self._hide_when_idle:
+            self.cancel_button.setVisible(running)
+            self.bar.setVisible(running)
