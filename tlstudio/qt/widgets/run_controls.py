@@ -63,7 +63,9 @@ class RunControls(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.status)
+        self.status_row = QHBoxLayout()  # a page may add a button that acts on what the status says
+        self.status_row.addWidget(self.status, 1)
+        layout.addLayout(self.status_row)
         self.status.setVisible(show_status)
         self._set_running(False)
 
@@ -106,6 +108,9 @@ class RunControls(QWidget):
     def note(self, text: str) -> None:
         """Say what the job is doing without a step count (loading, verifying)."""
         self.status.setText(text)
+
+    def add_beside_status(self, widget: QWidget) -> None:
+        self.status_row.addWidget(widget, 0, Qt.AlignmentFlag.AlignTop)
 
     def finished(self, message: str = "") -> None:
         self._set_running(False)
