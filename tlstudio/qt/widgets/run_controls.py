@@ -112,11 +112,13 @@ class RunControls(QWidget):
     def add_beside_status(self, widget: QWidget) -> None:
         self.status_row.addWidget(widget, 0, Qt.AlignmentFlag.AlignTop)
 
-    def finished(self, message: str = "") -> None:
+    def finished(self, message: str | None = None) -> None:
+        """The job ended well; `message` replaces the status line (None: the page has said it)."""
         self._set_running(False)
         self.bar.setRange(0, 1)
         self.bar.setValue(1)
-        self.status.setText(message)
+        if message is not None:
+            self.status.setText(message)
 
     def failed(self, what: str, message: str) -> str:
         """The job raised: its one line, shown and returned (for the window's status bar)."""
