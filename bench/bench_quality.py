@@ -79,9 +79,21 @@ def parse_variant(text: str) -> dict:
         key, _, value = part.partition("=")
         if key not in types:
             raise SystemExit(f"--variant: TrainConfig has no field {key!r}")
-        changes[key] = value.lower() in ("1", "true", "yes") if "bool" in str(types[key]) else type(
-            getattr(TrainConfig(), key))(value)
+        default = getattr(TrainConfig(), key)
+        if isinstance(default, bool):
+            changes[key] = value.lower() in ("1", "true", "yes")
+        elif default is None or value.lower() == "none":
+            changes[key] = None if value.lower() == "none" else _number(value)
+        else:
+            changes[key] = type(default)(value)
     return changes
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def engine(spec, size: int, seed: int, changes: dict | None = None) -> dict:
