@@ -255,6 +255,11 @@ def test_an_interrupted_run_is_offered_and_resumes_in_the_engine(qtbot, make_win
     # The resumed run trained only the epochs the killed one had not finished.
     assert 0 < page.epochs_seen < 4
     assert len(window.state.training.history) == 4
+    # The Train page shows the whole run, the epochs before the kill too.
+    assert page.table.rowCount() == 4 and page.curves.point_counts()["valid_loss"] == 4
+    history = json.loads((record.folder / "history.json").read_text())
+    assert len(history["batches"]["iteration"]) > page.batches_seen
+    assert page.curves.point_counts()["train_loss"] > page.batches_seen  # the earlier batches drawn too
 
 
 def test_the_project_keeps_the_edit_list_and_follows_a_moved_dataset(qtbot, make_window, dataset_factory, tmp_path,

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlstudio.core.events import BatchEnd, DeviceSummary, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
+from tlstudio.core.events import BatchEnd, DeviceSummary, EarlierEpochs, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
 from tlstudio.core.models.weights import weights_available
 from tlstudio.core.jobs.training import TrainedModel, TrainJob
 from tlstudio.qt import engine
@@ -261,6 +261,10 @@ class TrainPage(UsesTrainingProcess, Page):
             self.table.add_epoch(ev)
             if ev.dropped:
                 self.state.status_message.emit(dropped_text(len(ev.dropped)))
+        elif isinstance(ev, EarlierEpochs):  # a resumed run: the epochs before it stopped
+            from tlstudio.qt.project_pages import show_run_history
+
+            show_run_history(self, ev.history)
         elif isinstance(ev, StageStart):
             self.curves.start_stage(ev)
             self.progress.start_stage(ev)
