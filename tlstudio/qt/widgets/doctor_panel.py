@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -38,6 +39,7 @@ FINDING_ROLE = Qt.ItemDataRole.UserRole + 1  # the Finding of a row
 IMBALANCE_FIXES = (("loss_weights", "Weight the loss"), ("oversample", "Oversample"))
 THUMBS_PER_FINDING = 4
 THUMB_PX = 48
+STATUS_MIN_WIDTH = 400  # "Cancelled; kept the findings of the pixel pass: …" on one or two lines
 
 
 class DoctorPanel(QWidget):
@@ -66,6 +68,9 @@ class DoctorPanel(QWidget):
         self.progress = self.run_controls.bar
         self.progress.setMaximumWidth(280)
         self.status = self.run_controls.status
+        # Its height, no more: the findings below take what the panel has to spare.
+        self.run_controls.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.run_controls.setMinimumWidth(STATUS_MIN_WIDTH)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.title, 0, Qt.AlignmentFlag.AlignTop)

@@ -77,6 +77,7 @@ class RunControls(QWidget):
         self.progress_widget = progress_widget
         if progress_widget is None:
             row.addWidget(self.bar, 1)
+            row.addStretch(0)  # the room a hidden or narrowed bar leaves, so the buttons keep their size
         else:  # the page's own progress, full width; the plain bar stays unused and out of sight
             row.addStretch(1)
             self.bar.setParent(self)
