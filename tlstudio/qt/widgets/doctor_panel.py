@@ -39,7 +39,7 @@ FINDING_ROLE = Qt.ItemDataRole.UserRole + 1  # the Finding of a row
 IMBALANCE_FIXES = (("loss_weights", "Weight the loss"), ("oversample", "Oversample"))
 THUMBS_PER_FINDING = 4
 THUMB_PX = 48
-STATUS_MIN_WIDTH = 400  # "Cancelled; kept the findings of the pixel pass: …" on one or two lines
+STATUS_MIN_WIDTH = 340  # a status line of two lines at most, and the page still fits 1024 px
 
 
 class DoctorPanel(QWidget):
