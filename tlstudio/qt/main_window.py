@@ -213,6 +213,6 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             page.shutdown()
         self.projects.slot.cancel()
-        self.projects.save_slot.cancel()
+        self.projects.saver.cancel()
         EngineTask.shutdown_all()
         super().closeEvent(event)

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from tlstudio.core.errors import UserFacingError
-from tlstudio.core.jobs.project import ProjectResume, ProjectTrain, RestoreRunJob, SaveRunJob
+from tlstudio.core.jobs.project import ProjectResume, ProjectTrain, RestoreRunJob
 from tlstudio.core.project.dataset_ref import DatasetMovedError, ScanSettings, dataset_ref
 from tlstudio.core.project.layout import PROJECT_FILE, ProjectError, project_dir, run_dir
 from tlstudio.core.project.project_file import (
@@ -46,6 +46,7 @@ from tlstudio.qt.project_pages import (
     collect_pages,
     show_run_history,
 )
+from tlstudio.qt.run_saver import RunSaver
 from tlstudio.qt.workers import TaskSlot
 
 
@@ -67,8 +68,7 @@ class ProjectController(QObject):
         self.state = window.state
         self.projects = window.state.project
         self.slot = TaskSlot(self)  # one open or restore at a time
-        self.save_slot = TaskSlot(self)  # the trained model being saved as a run
-        self._close_when_saved = False
+        self.saver = RunSaver(self)  # the trained model, saved as a run of the project
         self.confirm_discard = self._ask_discard
         self.choose_new_project = self._dialog_new_project
         self.choose_project = self._dialog_open_project
@@ -106,22 +106,13 @@ class ProjectController(QObject):
         return answer == "discard"
 
     def _saved_now(self, what: str) -> bool:
-        """Save; True once nothing is left to lose. While the model is still being written,
-        `what` must wait (a close waits by itself: `close_when_saved`)."""
-        if not self.save():
-            return False
-        if self.is_saving():
-            self.state.status_message.emit(f"Saving the trained model into the project; {what} once it is saved")
-            return False
-        return True
+        return self.saver.saved_now(what)
 
     def is_saving(self) -> bool:
-        return self.save_slot.is_running()
+        return self.saver.is_saving()
 
     def close_when_saved(self) -> None:
-        """The window closes once the model being saved has landed (stays open if it fails)."""
-        self._close_when_saved = True
-        self.state.status_message.emit("The window closes once the trained model is saved…")
+        self.saver.close_when_saved()
 
     def _may_start_run(self) -> bool:
         return self._may_replace_model("start a new run")
@@ -143,7 +134,7 @@ class ProjectController(QObject):
         if not self._guard(lambda: self._became(create_project(project_dir(path), self.state.dataset,
                                                                    self.scan_settings(), self._pages()))):
             return False
-        self._save_model()
+        self.saver.save_model()
         return True
 
     def save(self) -> bool:
@@ -154,64 +145,8 @@ class ProjectController(QObject):
             return self.new_project()
         if not self._guard(lambda: self._saved(set_pages(project, self._pages()))):
             return False
-        self._save_model()
+        self.saver.save_model()
         return True
-
-    # -- the trained model as a run of the project ------------------------------------
-    def _model_to_save(self):
-        trained = self.state.training
-        if (trained is None or self._model_in_project or self.projects.project is None
-                or self.window.pages["train"].is_training() or trained.kept_epoch is None):
-            return None
-        return trained
-
-    def _save_model(self) -> None:
-        trained = self._model_to_save()
-        if trained is None or self.is_saving():
-            return
-        project = self.projects.project
-        job = SaveRunJob(str(project.root), trained.model.id, self._evaluation_of(trained))
-        self.state.status_message.emit(f"Saving the trained model into project {printable(project.name)}…")
-        self.save_slot.start(engine_task(job), name="save-run",
-                             on_success=lambda saved: self._model_saved(project.root, trained, saved),
-                             on_failure=lambda message: self._model_not_saved(project.root, message))
-
-    def _evaluation_of(self, trained):
-        """The window's evaluation of `trained` on the validation split, if it has one."""
-        shown = self.window.pages["evaluate"].interpretation
-        for interp in (shown, self.state.stored_evaluation):
-            if interp is not None and interp.split == "valid" and list(interp.classes) == list(trained.model.classes):
-                return interp
-        return None
-
-    def _model_saved(self, root, trained, saved) -> None:
-        project = self.projects.project
-        if project is not None and Path(project.root) == Path(root) and self.state.training is trained:
-            self._model_in_project = True
-            self.projects.set_run(saved.number)
-            self._guard(lambda: self.projects.saved(set_pages(project, self._pages())))  # its current run
-        self.state.status_message.emit(f"Saved the trained model as run {saved.number:03d} of project {root}")
-        if self._close_when_saved:
-            self._close_when_saved = False
-            self.window.close()
-
-    def _model_not_saved(self, root, message: str) -> None:
-        stays = "; the window stays open" if self._close_when_saved else ""
-        self._close_when_saved = False
-        self.state.status_message.emit(f"The trained model was not saved into project {root}: {message}{stays}")
-
-    def save_as(self) -> bool:
-        project = self.projects.project
-        if project is None:
-            return self.new_project()
-        path = self.choose_new_project()
-        if not path:
-            return False
-
-        def copy():
-            copied = save_project_as(project, project_dir(path))
-            self._became(set_pages(copied, self._pages()), run=self.projects.run)
-        return self._guard(copy)
 
     def _pages(self) -> dict:
         return collect_pages(self.window)
