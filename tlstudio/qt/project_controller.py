@@ -148,6 +148,19 @@ class ProjectController(QObject):
         self.saver.save_model()
         return True
 
+    def save_as(self) -> bool:
+        project = self.projects.project
+        if project is None:
+            return self.new_project()
+        path = self.choose_new_project()
+        if not path:
+            return False
+
+        def copy():
+            copied = save_project_as(project, project_dir(path))
+            self._became(set_pages(copied, self._pages()), run=self.projects.run)
+        return self._guard(copy)
+
     def _pages(self) -> dict:
         return collect_pages(self.window)
 
