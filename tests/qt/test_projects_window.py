@@ -219,7 +219,8 @@ def test_discarding_asks_and_cancel_keeps_everything(qtbot, make_window, tiny_sp
     save = Asked("save")
     window.projects.confirm_discard = save
     window.projects.choose_new_project = lambda: tmp_path / "kept"
-    assert window.close() is False and window.projects.is_saving()
+    window.show()  # so that closing can be seen
+    assert window.close() is False and window.projects.is_saving() and window.isVisible()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS)
     assert [r.status for r in list_runs(tmp_path / "kept.tlsproject")] == ["completed"]
     assert (tmp_path / "kept.tlsproject" / "runs" / "001" / "model.tlsmodel").is_file()

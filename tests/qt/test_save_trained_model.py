@@ -14,6 +14,7 @@ from test_projects_window import RUN_TIMEOUT_MS, Asked, make_window, never_asked
 from tlstudio.core.jobs.training import ModelDigestJob
 from tlstudio.core.project.runs import list_runs
 from tlstudio.qt import engine
+from tlstudio.qt.workers import EngineTask
 
 
 def trained_and_evaluated(qtbot, window, spec, config):
@@ -85,17 +86,21 @@ def test_saving_with_no_project_makes_the_model_run_001_and_reopening_brings_it_
 def test_a_close_that_asked_to_save_stays_open_when_the_save_fails(qtbot, make_window, tiny_spec, tiny_config,
                                                                    tmp_path):
     window = make_window()
+    window.show()  # so that staying open can be seen
     trained_and_evaluated(qtbot, window, tiny_spec, tiny_config)
     engine.shutdown()  # the engine, and the model it held, are gone: the save job cannot find it
     save = Asked("save")
     window.projects.confirm_discard = save
     window.projects.choose_new_project = lambda: tmp_path / "lost"
+    messages = []
+    window.state.status_message.connect(messages.append)
     assert window.close() is False
-    qtbot.waitUntil(lambda: not window.projects.is_saving(), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.projects.is_saving() and not EngineTask.live_tasks(), timeout=RUN_TIMEOUT_MS)
     assert window.isVisible() and window.state.training is not None
-    message = window.statusBar().currentMessage()
+    message = messages[-1]
     assert "not saved" in message and "the window stays open" in message
     assert not (tmp_path / "lost.tlsproject" / "runs" / "001").exists()
     assert list((tmp_path / "lost.tlsproject" / "runs").glob(".saving-*")) == []
     assert window.projects.unsaved() == ["the trained model is in no project"]
     assert save.questions == [("close the window", ["the trained model is in no project"])]
+    window.projects.confirm_discard = lambda _what, _reasons: "discard"  # pytest-qt closes it next
