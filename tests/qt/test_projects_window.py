@@ -214,11 +214,16 @@ def test_discarding_asks_and_cancel_keeps_everything(qtbot, make_window, tiny_sp
     assert not window.pages["train"].is_training() and window.state.training is trained
     assert [q[0] for q in cancel.questions] == ["close the window", "open another dataset", "start a new run"]
 
-    # "Save" with no project open makes one, then the window may close.
+    # "Save" with no project open makes one and saves the model as its run 001; the window
+    # closes once that job has landed.
     save = Asked("save")
     window.projects.confirm_discard = save
     window.projects.choose_new_project = lambda: tmp_path / "kept"
-    assert window.close() is True
+    window.show()  # so that closing can be seen
+    assert window.close() is False and window.projects.is_saving() and window.isVisible()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS)
+    assert [r.status for r in list_runs(tmp_path / "kept.tlsproject")] == ["completed"]
+    assert (tmp_path / "kept.tlsproject" / "runs" / "001" / "model.tlsmodel").is_file()
     data = json.loads((tmp_path / "kept.tlsproject" / "project.json").read_text())
     assert data["pages"]["config"]["freeze_epochs"] == tiny_config.freeze_epochs
     assert save.questions == [("close the window", ["the trained model is in no project"])]

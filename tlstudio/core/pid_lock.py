@@ -29,7 +29,17 @@ def pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Exited, only its exit status left for a parent to collect: a process whose parent was
+    killed stays so until a reaper comes by, which in some sessions is never."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False  # no /proc (macOS): os.kill's answer stands
+    return state in ("Z", "X")
 
 
 def _alive_on_windows(pid: int) -> bool:

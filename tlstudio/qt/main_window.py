@@ -203,13 +203,16 @@ class MainWindow(QMainWindow):
             self.open_dataset(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
-        if not self.projects.may_discard("close the window") or not all(
+        if self.projects.is_saving() or not self.projects.may_discard("close the window") or not all(
                 page.confirm_close() for page in self.pages.values()):
+            if self.projects.is_saving():  # "Save" was chosen: close again once the model is on disk
+                self.projects.close_when_saved()
             event.ignore()
             return
         settings.save_window(self.saveGeometry(), self.saveState())
         for page in self.pages.values():
             page.shutdown()
         self.projects.slot.cancel()
+        self.projects.saver.cancel()
         EngineTask.shutdown_all()
         super().closeEvent(event)

@@ -4,7 +4,9 @@ Project files are JSON read and written here, in the window's process, through
 core/project (no torch); bringing back a run's model, history and evaluation
 is a job in the engine process (`RestoreRunJob`), and so is every run: while
 a project is open the Train page trains into it (`ProjectTrain`, checkpointed
-every epoch) and a recovered run resumes there (`ProjectResume`).
+every epoch) and a recovered run resumes there (`ProjectResume`). A model trained
+with no project open is saved as the new project's next run by `SaveRunJob`, which
+the GUI thread never waits on: a close that asked to save waits for it instead.
 
 Questions go through hooks the tests replace: `confirm_discard(what, reasons)`
 -> "save" | "discard" | "cancel", `choose_new_project()` and
@@ -44,6 +46,7 @@ from tlstudio.qt.project_pages import (
     collect_pages,
     show_run_history,
 )
+from tlstudio.qt.run_saver import RunSaver
 from tlstudio.qt.workers import TaskSlot
 
 
@@ -65,6 +68,7 @@ class ProjectController(QObject):
         self.state = window.state
         self.projects = window.state.project
         self.slot = TaskSlot(self)  # one open or restore at a time
+        self.saver = RunSaver(self)  # the trained model, saved as a run of the project
         self.confirm_discard = self._ask_discard
         self.choose_new_project = self._dialog_new_project
         self.choose_project = self._dialog_open_project
@@ -98,8 +102,17 @@ class ProjectController(QObject):
             return True
         answer = self.confirm_discard(what, reasons)
         if answer == "save":
-            return self.save()
+            return self._saved_now(what)
         return answer == "discard"
+
+    def _saved_now(self, what: str) -> bool:
+        return self.saver.saved_now(what)
+
+    def is_saving(self) -> bool:
+        return self.saver.is_saving()
+
+    def close_when_saved(self) -> None:
+        self.saver.close_when_saved()
 
     def _may_start_run(self) -> bool:
         return self._may_replace_model("start a new run")
@@ -118,14 +131,22 @@ class ProjectController(QObject):
         path = self.choose_new_project()
         if not path:
             return False
-        return self._guard(lambda: self._became(create_project(project_dir(path), self.state.dataset,
-                                                               self.scan_settings(), self._pages())))
+        if not self._guard(lambda: self._became(create_project(project_dir(path), self.state.dataset,
+                                                                   self.scan_settings(), self._pages()))):
+            return False
+        self.saver.save_model()
+        return True
 
     def save(self) -> bool:
+        """Save the project (a new one when none is open); a trained model in no project
+        becomes its next run, written by a job in the engine process."""
         project = self.projects.project
         if project is None:
             return self.new_project()
-        return self._guard(lambda: self._saved(set_pages(project, self._pages())))
+        if not self._guard(lambda: self._saved(set_pages(project, self._pages()))):
+            return False
+        self.saver.save_model()
+        return True
 
     def save_as(self) -> bool:
         project = self.projects.project
@@ -263,7 +284,7 @@ class ProjectController(QObject):
             return True
         answer = self.confirm_discard(what, ["the trained model is in no project"])
         if answer == "save":
-            return self.save()
+            return self._saved_now(what)
         return answer == "discard"
 
     def _restore(self, project, spec, number: int, offer: bool = True) -> None:

@@ -1,5 +1,6 @@
 """The window's project work that needs torch, as jobs: train or resume a run into the
-open project, and bring a finished run back (its model held, its history and evaluation).
+open project, bring a finished run back (its model held, its history and evaluation), and
+save the held model, trained outside any project, as a new run of one.
 
 `ProjectTrain` and `ProjectResume` are `TrainJob` targets (`target(spec, config, reporter)`),
 so a run into a project is held and handed to the window exactly as any other run is.
@@ -102,4 +103,27 @@ def _restored_result(path: Path, spec, config, record, history: RunHistory, repo
     if kept is not None and kept.stage == 2:  # as the run left it: unfrozen to its depth
         learn.freeze_to(-config.unfreeze_depth) if config.unfreeze_depth else learn.unfreeze()
     learn.weights_origin = f"run {record.number:03d} of {path.parent.parent.parent.name}"
-    return TrainResult(learn, spec, config, list(history.epochs), record.status, record.kept_epoch, record.message)
+    return TrainResult(learn, spec, config, list(history.epochs), record.status, record.kept_epoch, record.message,
+                       batches=history.batches)
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    number: int
+    folder: Path
+
+
+@dataclass(frozen=True)
+class SaveRunJob:
+    """Held model `model_id` (trained in no project) as the next run of the project at `root`;
+    `evaluation`: the window's Interpretation of it on the validation split, or None."""
+
+    root: str
+    model_id: str
+    evaluation: object | None = None
+
+    def __call__(self, reporter) -> SavedRun:
+        from tlstudio.core.project.saved_run import save_trained_run
+
+        record = save_trained_run(self.root, held.get(self.model_id), self.evaluation)
+        return SavedRun(record.number, record.folder)

@@ -1,6 +1,7 @@
 """Train, and find a learning rate, as jobs; the trained learner stays in the process that ran them."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -61,9 +62,14 @@ class TrainJob:
     target: Callable | None = None
 
     def __call__(self, reporter):
-        result = (self.target or _train)(self.spec, self.config, reporter)
+        from tlstudio.core.project.history import HistoryRecorder
+
+        recorder = HistoryRecorder(reporter)  # the batch losses, should the run be saved into a project later
+        result = (self.target or _train)(self.spec, self.config, recorder)
         if result is None or not hasattr(result, "learn"):
             return result
+        if getattr(result, "batches", None) is None:  # a run into a project kept its own
+            result = dataclasses.replace(result, batches=recorder.batches())
         return trained_model(result, held.hold(result, "trained"))  # one at a time: the last one goes
 
 

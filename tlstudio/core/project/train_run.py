@@ -152,7 +152,8 @@ def _train(project, record: RunRecord, spec, config, reporter, start, learn, res
     except Exception as exc:
         update_run(record, status="failed", finished=now(), message=f"{type(exc).__name__}: {exc}")
         raise
-    return ProjectTraining(_finish(project, record, spec, result, recorder, reporter), result)
+    outcome = _finish(project, record, spec, result, recorder, reporter)
+    return ProjectTraining(outcome, replace(result, batches=recorder.batches()))
 
 
 def _finish(project, record: RunRecord, spec, result, recorder: HistoryRecorder, reporter) -> RunOutcome:
@@ -161,7 +162,7 @@ def _finish(project, record: RunRecord, spec, result, recorder: HistoryRecorder,
     write_json(folder / HISTORY_FILE, history.to_dict())
     model_file = evaluation_file = None
     if result.kept_epoch is not None:
-        model_file = _write_model(folder / MODEL_FILE, result, spec)
+        model_file = write_run_model(folder / MODEL_FILE, result, spec)
     message = result.message
     if result.status == "completed":
         evaluation_file = _evaluate(folder / EVALUATION_FILE, result, spec, reporter)
@@ -175,7 +176,7 @@ def _finish(project, record: RunRecord, spec, result, recorder: HistoryRecorder,
                       model_file, evaluation_file)
 
 
-def _write_model(path: Path, result, spec) -> Path:
+def write_run_model(path: Path, result, spec) -> Path:
     from tlstudio.core.delivery.model_file import write_tlsmodel
     from tlstudio.core.delivery.model_meta import model_metadata
 

@@ -53,6 +53,7 @@ class TrainResult:
     status: str  # "completed" | "cancelled" | "failed"
     kept_epoch: int | None  # global epoch whose weights the learner holds (None: none completed)
     message: str  # one line for the user
+    batches: object | None = None  # project.history.BatchLosses of the whole run, when it was recorded
 
     @property
     def dropped(self) -> tuple[str, ...]:
