@@ -103,3 +103,19 @@ def test_resume_says_when_there_is_nothing_to_resume(tiny_spec, tiny_config, tmp
     assert again.err.strip() == f"tlstudio resume: error: {root}: every run is complete; there is nothing to resume"
     missing = tlstudio(capsys, "runs", tmp_path / "nothing-here")
     assert missing.rc == 2 and "no such project folder" in missing.err
+
+
+def test_a_stopped_run_is_unfinished_only_while_there_is_something_to_continue(tmp_path):
+    from tlstudio.core.config import TrainConfig
+    from tlstudio.core.project.layout import CHECKPOINT_DIR, MODEL_FILE
+    from tlstudio.core.project.runs import last_unfinished, new_run, update_run
+
+    record = new_run(tmp_path, TrainConfig(), dataset_fingerprint="f")
+    assert record.unfinished and last_unfinished(tmp_path).number == record.number  # no epoch yet: start again
+    record = update_run(record, status="cancelled")
+    (record.folder / CHECKPOINT_DIR).mkdir()
+    (record.folder / MODEL_FILE).write_bytes(b"model")
+    assert record.unfinished  # a checkpoint to continue from
+    (record.folder / CHECKPOINT_DIR).rmdir()
+    assert not record.unfinished and last_unfinished(tmp_path) is None  # a model saved as it was: nothing to resume
+    assert not update_run(record, status="completed").unfinished

@@ -17,8 +17,10 @@ from tlstudio.core.pid_lock import holder, pid_lock
 from tlstudio.core.project.config_json import config_from_dict, config_to_dict
 from tlstudio.core.project.json_files import read_json, write_json
 from tlstudio.core.project.layout import (
+    CHECKPOINT_DIR,
     CONFIG_FILE,
     LIVE_FILE,
+    MODEL_FILE,
     RUN_FILE,
     ProjectError,
     run_dir,
@@ -62,7 +64,12 @@ class RunRecord:
 
     @property
     def unfinished(self) -> bool:
-        return self.status != "completed"
+        """Not completed, and something to continue: a checkpoint, or no model at all (a run that
+        stopped before its first epoch starts again). A model saved from the window after a
+        cancelled run has neither a checkpoint nor anything to resume."""
+        if self.status == "completed":
+            return False
+        return (self.folder / CHECKPOINT_DIR).is_dir() or not (self.folder / MODEL_FILE).is_file()
 
     def to_dict(self) -> dict:
         return {
