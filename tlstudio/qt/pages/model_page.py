@@ -222,6 +222,8 @@ class ModelPage(Page):
         """Start the next run from `path` (a run folder or .tlsmodel), or None: the ImageNet weights.
         A model that cannot be read is said on the banner, and the ImageNet weights stay."""
         start = None
+        if path is not None and self.own.listed(path) is None:
+            self.refresh_models()  # a file just added: listed, or named as unreadable
         if path is not None:
             try:
                 start = starting_model(path)
@@ -235,8 +237,6 @@ class ModelPage(Page):
             self._arch_chosen_by_user = True
             if start.architecture != self.state.train_config.arch:
                 self.state.update_train_config(arch=start.architecture, weights_file=None)
-            if self.own.listed(source) is None:  # a file just added
-                self.refresh_models()
             self.tabs.setCurrentWidget(self.own)
         self.own.select_source(source)
         self.weights_box.setEnabled(start is None)
