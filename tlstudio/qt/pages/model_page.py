@@ -240,6 +240,7 @@ class ModelPage(Page):
             self.tabs.setCurrentWidget(self.own)
         self.own.select_source(source)
         self.weights_box.setEnabled(start is None)
+        self.weights_box.setTitle("Pretrained weights" if start is None else "Pretrained weights (not used)")
         self._describe_start()
         if changed:
             self.start_from_changed.emit(source)

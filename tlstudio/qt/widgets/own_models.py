@@ -60,8 +60,9 @@ class OwnModels(QWidget):
         self.add_button.setToolTip("A .tlsmodel exported from TL Studio: its body and layer groups can start a new run")
         self.add_button.clicked.connect(self.add_file)
         row = QHBoxLayout()
-        row.addWidget(self.empty, 1)
         row.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.empty, 1)
+        row.addStretch(0)  # the button keeps its own width when the hint is hidden
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
