@@ -76,7 +76,7 @@ def test_a_second_dataset_starts_from_the_first_run_and_keeps_its_body(
     assert model_page.tabs.tabText(1) == "Your models (1)"
 
     with qtbot.waitSignal(model_page.start_from_changed, timeout=5_000) as chosen:
-        model_page.tabs.setCurrentWidget(own)
+        model_page.tabs.setCurrentIndex(1)
         own.table.selectRow(row)  # as a click does
     assert chosen.args == [str(first.run)] and model_page.start_from == str(first.run)
     assert model_page.start_line.text() == (
@@ -84,7 +84,13 @@ def test_a_second_dataset_starts_from_the_first_run_and_keeps_its_body(
         f"{len(model_page.starting.layer_groups)} layer groups are kept, a new head for 4 classes.")
     assert model_page.imagenet_button.isVisible() and window.state.train_config.arch == "mobilenet_v2"
     qtbot.wait(100)
-    assert not [p for p in clipped(window) if "model" in p.lower() or "start" in p.lower()], clipped(window)
+    assert (window.width(), window.height()) == (1024, 700), model_page.minimumSizeHint()  # it still fits
+    assert clipped(window) == []
+    model_page.tabs.setCurrentIndex(0)
+    assert model_page.recommendation.text().startswith("The next run starts from your model run 001 of shoes")
+    qtbot.wait(50)
+    assert clipped(window) == []
+    model_page.tabs.setCurrentIndex(1)
     shot = artifacts_dir / "own-models.png"
     window.grab().save(str(shot))
     assert shot.stat().st_size > 0
@@ -124,7 +130,7 @@ def test_an_unreadable_model_file_is_one_line_and_the_others_are_still_listed(
     fake.write_bytes(b"PK not really a zip")
     odd = tmp_path / "odd.tlsmodel"
     _write_model_json(odd, {"architecture": "no_such_net", "classes": ["a"], "input_size": 32})
-    model_page.tabs.setCurrentWidget(model_page.own)  # where the Add button is
+    model_page.tabs.setCurrentIndex(1)  # where the Add button is
     for path, why in ((fake, "not a readable TL Studio model file"), (odd, "its architecture (no_such_net) is not")):
         model_page.own.choose_model_file = lambda p=path: str(p)
         model_page.own.add_button.click()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from tlstudio.core.events import Progress
@@ -99,20 +99,23 @@ class ModelPage(Page):
         self.own.chosen.connect(self.set_start_from)
         self.tabs = QTabWidget()
         self.tabs.addTab(imagenet, "ImageNet architectures")
-        self.tabs.addTab(self.own, "Your models")
+        own_tab = QWidget()
+        own_layout = QVBoxLayout(own_tab)
+        own_layout.setContentsMargins(0, 4, 0, 0)
         self.start_line = QLabel(wordWrap=True)
         self.imagenet_button = QPushButton("Use ImageNet weights instead")
         self.imagenet_button.setToolTip("Start the next run from the ImageNet weights of the architecture chosen")
         self.imagenet_button.clicked.connect(lambda: self.set_start_from(None))
         start_row = QHBoxLayout()
         start_row.addWidget(self.start_line, 1)
-        start_row.addWidget(self.imagenet_button, 0)
+        start_row.addWidget(self.imagenet_button, 0, Qt.AlignmentFlag.AlignTop)
         self.start_line.hide()
         self.imagenet_button.hide()
-        arch_box = QGroupBox("Architecture and starting point")
-        arch_layout = QVBoxLayout(arch_box)
-        arch_layout.addLayout(start_row)
-        arch_layout.addWidget(self.tabs)
+        # In the tab, not above both: its lines come out of the list's height, never the page's.
+        own_layout.addLayout(start_row)
+        own_layout.addWidget(self.own, 1)
+        self.tabs.addTab(own_tab, "Your models")
+        self._recommendation = ""
 
         self.banner = MessageBanner()
         self.weights = WeightsPanel(banner=self.banner)  # its messages full width, at the top: never squeezed
@@ -140,7 +143,7 @@ class ModelPage(Page):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)  # at 1024 px the group table needs every pixel
         layout.addWidget(self.banner)
-        layout.addWidget(arch_box)
+        layout.addWidget(self.tabs)  # the tabs are the heading: a group box round them costs the 1024 x 700 window its fit
         layout.addLayout(bottom, 1)
 
         self._load_speeds()
@@ -207,7 +210,8 @@ class ModelPage(Page):
         available = {name for name, info in ARCHS.items() if weights_available(name)}
         arch = recommend_arch(spec, on_gpu, available)
         self.table.set_recommended(arch.value, arch.reason)
-        self.recommendation.setText(f"★ Recommended for this dataset: {arch.reason}")
+        self._recommendation = f"★ Recommended for this dataset: {arch.reason}"
+        self._show_recommendation()
         n_groups = ARCHS[self.state.train_config.arch].n_groups
         depth = recommend_depth(spec, n_groups, on_gpu=on_gpu)
         self.depth.set_recommendation(depth.value, depth.reason)
@@ -237,11 +241,12 @@ class ModelPage(Page):
             self._arch_chosen_by_user = True
             if start.architecture != self.state.train_config.arch:
                 self.state.update_train_config(arch=start.architecture, weights_file=None)
-            self.tabs.setCurrentWidget(self.own)
+            self.tabs.setCurrentIndex(1)
         self.own.select_source(source)
         self.weights_box.setEnabled(start is None)
         self.weights_box.setTitle("Pretrained weights" if start is None else "Pretrained weights (not used)")
         self._describe_start()
+        self._show_recommendation()
         if changed:
             self.start_from_changed.emit(source)
 
@@ -256,6 +261,14 @@ class ModelPage(Page):
         self.own.refresh(roots)
         self.own.select_source(self.start_from)
         self.tabs.setTabText(1, f"Your models ({len(self.own.models)})")
+
+    def _show_recommendation(self) -> None:
+        """The ImageNet tab says when the next run starts from a model of your own instead."""
+        if self.starting is None:
+            self.recommendation.setText(self._recommendation)
+        else:
+            self.recommendation.setText(f"The next run starts from your model {display_label(self.starting)} "
+                                        "(Your models); choosing an architecture here uses its ImageNet weights.")
 
     def _describe_start(self) -> None:
         start = self.starting
