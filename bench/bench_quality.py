@@ -12,7 +12,9 @@ seed, in one process and side by side:
   (the learner from `models.build_learner`, i.e. `vision_learner` with the
   offline weights), bs 64 as fastai's loaders default, the model it ends with;
 - engine: `training.run` with `TrainConfig()` (its defaults) at the same size
-  and seed, the model it hands back.
+  and seed, the model it hands back;
+- `--variant bs=64,epochs=2` (repeatable): the engine with those fields
+  changed, measured beside the other two.
 
 Both get the same split, image size, augmentation and seed. Recorded: test
 accuracy of the returned model, best and final valid accuracy, the head's
@@ -65,11 +67,40 @@ def plain(spec, size: int, seed: int, epochs: int) -> dict:
     return {"wall_s": wall, "valid": acc, "final": acc[-1], "best": max(acc), "test": test_accuracy(learn, spec)}
 
 
-def engine(spec, size: int, seed: int) -> dict:
+def parse_variant(text: str) -> dict:
+    """"bs=64,epochs=2" -> {"bs": 64, "epochs": 2}: TrainConfig fields an engine variant changes."""
+    from dataclasses import fields
+
+    from tlstudio.core.config import TrainConfig
+
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    changes = {}
+    for part in filter(None, text.split(",")):
+        key, _, value = part.partition("=")
+        if key not in types:
+            raise SystemExit(f"--variant: TrainConfig has no field {key!r}")
+        default = getattr(TrainConfig(), key)
+        if isinstance(default, bool):
+            changes[key] = value.lower() in ("1", "true", "yes")
+        elif default is None or value.lower() == "none":
+            changes[key] = None if value.lower() == "none" else _number(value)
+        else:
+            changes[key] = type(default)(value)
+    return changes
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def engine(spec, size: int, seed: int, changes: dict | None = None) -> dict:
     from tlstudio.core.config import AugmentConfig, TrainConfig
     from tlstudio.core.training import run as training
 
-    config = TrainConfig(augment=AugmentConfig(size=size), device="cpu", seed=seed)
+    config = TrainConfig(augment=AugmentConfig(size=size), device="cpu", seed=seed).with_(**(changes or {}))
     t0 = time.perf_counter()
     result = training.run(spec, config, None)
     wall = time.perf_counter() - t0
@@ -90,16 +121,21 @@ def engine(spec, size: int, seed: int) -> dict:
     }
 
 
-def measure(datasets, seeds, size: int, epochs: int, out: Path) -> None:
+def measure(datasets, seeds, size: int, epochs: int, out: Path, variants=()) -> None:
     from quality_data import dataset
 
     for seed in seeds:
         for name in datasets:
             spec = dataset(name)
             # Alternate the order so neither recipe always runs first.
-            order = ("plain", "engine") if seed % 2 == 0 else ("engine", "plain")
+            order = ["plain", "engine", *(f"engine[{v}]" for v in variants)]
+            if seed % 2:
+                order.reverse()
             for recipe in order:
-                row = plain(spec, size, seed, epochs) if recipe == "plain" else engine(spec, size, seed)
+                if recipe == "plain":
+                    row = plain(spec, size, seed, epochs)
+                else:
+                    row = engine(spec, size, seed, parse_variant(recipe[len("engine["):-1]) if "[" in recipe else None)
                 row.update(dataset=name, seed=seed, recipe=recipe, size=size, load_1min=os.getloadavg()[0])
                 with out.open("a") as f:
                     f.write(json.dumps(row) + "\n")
@@ -125,16 +161,17 @@ def report(files) -> str:
         walls = {}
         for r in ours:
             walls.setdefault(r["seed"], {})[r["recipe"]] = r["wall_s"]
-        for recipe in ("plain", "engine"):
+        recipes = ["plain", "engine"] + sorted({r["recipe"] for r in ours} - {"plain", "engine"})
+        for recipe in recipes:
             rs = [r for r in ours if r["recipe"] == recipe]
             if not rs:
                 continue
             pick = lambda key: _stat([r[key] for r in rs]) if all(r.get(key) is not None for r in rs) else "-"  # noqa: E731
-            ratios = [w["engine"] / w["plain"] for w in walls.values() if "engine" in w and "plain" in w]
-            ratio = _stat(ratios) if recipe == "engine" and ratios else "-"
+            ratios = [w[recipe] / w["plain"] for w in walls.values() if recipe in w and "plain" in w]
+            ratio = _stat(ratios) if recipe != "plain" and ratios else "-"
             lines.append(
                 f"| {name} | {recipe} | {len(rs)} | {pick('test')} | {pick('best')} | {pick('final')} | "
-                f"{pick('kept') if recipe == 'engine' else '-'} | {pick('head')} | {pick('stage2_min')} | "
+                f"{pick('kept') if recipe != 'plain' else '-'} | {pick('head')} | {pick('stage2_min')} | "
                 f"{statistics.fmean(r['wall_s'] for r in rs):.0f} | {ratio} |"
             )
     return "\n".join(lines)
@@ -148,13 +185,15 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="N of the plain recipe's fine_tune(N) (3)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "quality.jsonl")
     parser.add_argument("--report", nargs="+", metavar="JSONL", help="print the table from these files and exit")
+    parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE,...",
+                        help="also run the engine with these TrainConfig fields changed, e.g. bs=64,epochs=2")
     args = parser.parse_args(argv)
     if args.report:
         print(report(args.report))
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
-    measure(args.datasets.split(","), seeds, args.size, args.epochs, args.out)
+    measure(args.datasets.split(","), seeds, args.size, args.epochs, args.out, args.variant)
     return 0
 
 

@@ -6,7 +6,8 @@ Walks the workflow as a user would: opens the bundled demo dataset (through a
 link in a temporary folder, so the pages show a user's kind of path),
 previews the augmentations, runs the LR finder, trains (real fastai: the
 frozen-head epochs, then the unfrozen ones), evaluates, exports a verified
-.tlsmodel and predicts one class folder with the trained model. Then it shows
+.tlsmodel, tries it on three images and predicts one class folder with the
+trained model. Then it shows
 every page at 1200 x 800, 1024 x 700 and 1600 x 1000, grabs the screen and
 writes `N-PAGE-WIDTHxHEIGHT.png` (N: the step's number). The training
 summary is put back in the status bar before each picture, as it reads right
@@ -104,6 +105,9 @@ def run_workflow(window, demo: Path, epochs: tuple[int, int], models: Path) -> N
     export.path_edit.setText(str(models / "demo-mobilenet_v2.tlsmodel"))
     export.export()
     need(lambda: export.report is not None and not export.export_slot.is_running(), "the verified export")
+    try_it = export.try_panel
+    try_it.predict(sorted((demo / "bag").glob("*.png"))[:3])
+    need(lambda: try_it.predictions.topLevelItemCount() == 3 and not try_it.slot.is_running(), "Try it's predictions")
     window.show_page("predict")
     predict = pages["predict"]
     need(lambda: predict.model is not None, "the Predict page's model")

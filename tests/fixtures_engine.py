@@ -104,13 +104,9 @@ def trained_result(trained_run):
 
 
 def best_epoch(history) -> int:
-    """Keep-best's rule, written out independently of the engine: an epoch
-    replaces the best so far when its valid loss is more than 0.5% lower, or at
-    most 0.5% higher with a higher accuracy. `history`: EpochEnd events, or
-    (global epoch, valid loss, accuracy) tuples."""
+    """Keep-best's rule, written out independently of the engine: the highest
+    accuracy; of equally accurate epochs the lowest valid loss, then the
+    earliest. `history`: EpochEnd events, or (global epoch, valid loss,
+    accuracy) tuples."""
     rows = [(e.global_epoch, e.valid_loss, e.metrics["accuracy"]) if hasattr(e, "valid_loss") else e for e in history]
-    best = rows[0]
-    for row in rows[1:]:
-        if row[1] < best[1] * 0.995 or (row[1] <= best[1] * 1.005 and row[2] > best[2]):
-            best = row
-    return best[0]
+    return min(rows, key=lambda r: (-round(r[2], 6), r[1], r[0]))[0]

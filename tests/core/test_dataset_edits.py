@@ -55,3 +55,22 @@ def test_a_broken_edit_list_is_one_clear_line(tmp_path):
         DatasetEdits.load(path)
     with pytest.raises(ValueError, match="unknown split"):
         DatasetEdits().move("x.png", "holdout")
+
+
+def test_paths_under_a_base_are_kept_relative_and_come_back_under_another(tmp_path):
+    base, elsewhere = tmp_path / "data", tmp_path / "moved"
+    outside = tmp_path / "other" / "x.png"
+    edits = DatasetEdits()
+    edits.relabel(base / "cat" / "a.png", "dog")
+    edits.exclude(base / "dog" / "b.png")
+    edits.move(base / "cat" / "c.png", "valid")
+    edits.exclude(outside)
+    data = edits.to_dict(base=base)
+    assert data["relabelled"] == {"cat/a.png": "dog"} and data["moved"] == {"cat/c.png": "valid"}
+    assert data["excluded"] == sorted(["dog/b.png", str(outside)])
+    back = DatasetEdits.from_dict(data, base=elsewhere)
+    assert back.relabelled == {elsewhere / "cat" / "a.png": "dog"}
+    assert back.excluded == {elsewhere / "dog" / "b.png", outside}
+    assert back.moved == {elsewhere / "cat" / "c.png": "valid"}
+    with pytest.raises(ValueError):
+        DatasetEdits.from_dict({"format": "something else"})

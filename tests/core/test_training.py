@@ -56,7 +56,7 @@ def test_events_arrive_in_order_with_sane_values(trained_run, tiny_config):
     assert result.status == "completed" and result.kept_epoch == end.kept_epoch
     assert result.history == epochs
     assert result.message.startswith(f"Completed 2 epochs; kept epoch {end.kept_epoch + 1} (")
-    assert "the lowest validation loss" in result.message
+    assert "the highest validation accuracy" in result.message
 
 
 def test_learning_rates_follow_the_one_cycle_schedule(trained_run, tiny_config):

@@ -87,7 +87,7 @@ def test_cancel_in_stage2_keeps_the_last_completed_epoch(tiny_spec, tiny_config,
     first = result.history[0]
     assert result.message == (
         "Cancelled in stage 2 epoch 1; kept epoch 1 (stage 1 epoch 1, valid loss %.4g, accuracy %.3f): "
-        "the lowest validation loss, and the last completed epoch" % (first.valid_loss, first.metrics["accuracy"])
+        "the highest validation accuracy, and the last completed epoch" % (first.valid_loss, first.metrics["accuracy"])
     )
     # The two unfrozen batches moved the weights; the kept ones are those of stage 1's end.
     assert not _same(at_epoch["at cancel"], at_epoch[0])

@@ -39,7 +39,7 @@ def test_interrupted_run_restores_the_last_completed_epoch():
     assert torch.equal(model.weight, weights[2])
 
 
-def test_keep_best_restores_the_lowest_valid_loss_epoch():
+def test_keep_best_without_an_accuracy_restores_the_lowest_valid_loss_epoch():
     log, model, weights = _log_with_losses([0.9, 0.5, 0.7], keep_best=True)
     assert log.restore(finished=True) == 1
     assert torch.equal(model.weight, weights[1])
@@ -54,15 +54,15 @@ def test_keep_best_is_the_default_in_the_engine_and_the_cli():
     assert parser.parse_args(["train", "data", "--no-keep-best"]).keep_best is False
 
 
-def test_a_near_tie_in_valid_loss_goes_to_the_higher_accuracy():
-    losses, accuracies = [0.60, 0.601, 0.55, 0.552, 0.70], [0.80, 0.85, 0.82, 0.81, 0.90]
+def test_the_most_accurate_epoch_is_kept_and_a_tie_goes_to_the_lower_loss():
+    losses, accuracies = [0.60, 0.70, 0.55, 0.50, 0.90], [0.80, 0.85, 0.85, 0.84, 0.85]
     log, model, weights = _log_with_losses(losses, keep_best=True, accuracies=accuracies)
-    # 0.601 is within 0.5% of 0.60 with a higher accuracy; 0.55 is clearly lower;
-    # 0.552 is a tie but less accurate; 0.70 is worse whatever its accuracy.
+    # 0.85 is reached three times: of those, epoch 2 has the lowest loss; epoch 3's
+    # lower loss does not count against its lower accuracy, nor epoch 4's later 0.85.
     assert log.restore(finished=True) == 2 == best_epoch(list(zip(range(5), losses, accuracies)))
     assert torch.equal(model.weight, weights[2])
     log, _, _ = _log_with_losses(losses[:2], keep_best=True, accuracies=accuracies[:2])
-    assert log.restore(finished=True) == 1
+    assert log.restore(finished=True) == 1  # more accurate at a higher loss
 
 
 def test_finished_run_keeps_its_final_weights_unless_keep_best():
@@ -105,12 +105,14 @@ def test_keep_best_in_a_real_run(tiny_spec, tiny_config):
 
     result = training.run(tiny_spec, config, ListReporter(cancel_when=watch), learn=learn)
     assert result.status == "completed" and len(result.history) == 4
-    best = min(result.history, key=lambda e: e.valid_loss).global_epoch
+    best = best_epoch(result.history)
     assert result.kept_epoch == best
+    accuracies = [e.metrics["accuracy"] for e in result.history]
+    assert accuracies[best] == max(accuracies)
     kept = at_epoch[best]
     assert all(torch.equal(v, kept[k]) for k, v in learn.model.state_dict().items())
     assert f"kept epoch {best + 1} (stage 1 epoch {best + 1}, " in result.message
-    assert "the lowest validation loss" in result.message
+    assert "the highest validation accuracy" in result.message
 
 
 def test_early_stopping_ends_the_stage_at_the_first_epoch_without_improvement(tiny_spec, tiny_config):

@@ -135,7 +135,20 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     assert bad_name == "broken.png" and bad_prediction == "Error" and "cannot read image" in error
     assert "1 could not be read" in page.try_panel.status.text()
     predictions = page.try_panel.predictions
-    qtbot.waitUntil(lambda: predictions.columnWidth(2) >= predictions.fontMetrics().horizontalAdvance(top3), timeout=2_000)
+    # Every prediction in full inside the panel at 1024 px: long names and the top 3 wrap in their
+    # row (the thumbnail beside the name), nothing scrolls sideways.
+    page.resize(PAGE_WIDTH_AT_1024, 640)
+    qtbot.wait(50)
+    for r in range(predictions.topLevelItemCount()):
+        item = predictions.topLevelItem(r)
+        for column in range(3):
+            qtbot.waitUntil(lambda: predictions.visualItemRect(item).height() >= predictions.wrap.wrapped_height(
+                item.text(column), column, icon=column == 0), timeout=2_000)
+    assert len(top3.splitlines()) == 3  # a "label NN%" pair a line
+    qtbot.waitUntil(lambda: predictions.columnWidth(2) >= max(map(predictions.fontMetrics().horizontalAdvance,
+                                                                  top3.splitlines())), timeout=2_000)  # never broken
+    assert not predictions.horizontalScrollBar().isVisible()
+    assert predictions.header().sectionPosition(2) + predictions.columnWidth(2) <= predictions.viewport().width()
 
     # A second drop reuses the loaded model and appends.
     copy = tmp_path / "copy.png"

@@ -255,3 +255,54 @@ def test_an_interrupted_run_is_offered_and_resumes_in_the_engine(qtbot, make_win
     # The resumed run trained only the epochs the killed one had not finished.
     assert 0 < page.epochs_seen < 4
     assert len(window.state.training.history) == 4
+    # The Train page shows the whole run, the epochs before the kill too.
+    assert page.table.rowCount() == 4 and page.curves.point_counts()["valid_loss"] == 4
+    history = json.loads((record.folder / "history.json").read_text())
+    assert len(history["batches"]["iteration"]) > page.batches_seen
+    assert page.curves.point_counts()["train_loss"] > page.batches_seen  # the earlier batches drawn too
+
+
+def test_the_project_keeps_the_edit_list_and_follows_a_moved_dataset(qtbot, make_window, dataset_factory, tmp_path,
+                                                                     engine_env):
+    """Relabels and exclusions are saved in project.json, relative to the dataset, so they come back
+    with the project even when the app's own copy is gone and the dataset was moved."""
+    import shutil
+
+    from tlstudio.core.dataset import edit_store
+
+    engine_env("TLSTUDIO_DATA_DIR", tmp_path / "app-data")
+    first = make_window()
+    data = dataset_factory("class-folders", per_class=6)
+    open_dataset(qtbot, first, data)
+    spec = first.state.dataset
+    relabelled, excluded = spec.items[0], spec.items[1]
+    other = next(c for c in spec.classes if c != spec.labels[0])
+    first.projects.choose_new_project = lambda: tmp_path / "edited"
+    assert first.projects.new_project() and first.projects.unsaved() == []
+    assert first.state.relabel([relabelled], other) == 1 and first.state.exclude([excluded]) == 1
+    assert first.projects.unsaved() == ["the choices in project edited changed since it was saved"]
+    assert first.projects.save() and first.projects.unsaved() == []
+    root = tmp_path / "edited.tlsproject"
+    kept = json.loads((root / "project.json").read_text())["pages"]["edits"]
+    assert kept["relabelled"] == {relabelled.relative_to(data).as_posix(): other}
+    assert kept["excluded"] == [excluded.relative_to(data).as_posix()]
+    first.projects.confirm_discard = never_asked
+    assert first.close()
+
+    edit_store.edits_path(spec).unlink()  # the app's own copy is gone: only the project has the edits
+    moved = tmp_path / "moved-away"
+    shutil.move(str(data), moved)
+    second = make_window()
+    second.projects.ask_dataset_location = lambda _message: moved
+    assert second.projects.open_project(root)
+    qtbot.waitUntil(lambda: second.state.dataset is not None and second.state.project.project is not None,
+                    timeout=60_000)
+    state = second.state
+    new_relabelled, new_excluded = moved / relabelled.relative_to(data), moved / excluded.relative_to(data)
+    assert state.edits.relabelled == {new_relabelled: other} and state.edits.excluded == {new_excluded}
+    trains_on = state.training_spec()
+    assert new_excluded not in trains_on.items
+    assert trains_on.labels[trains_on.items.index(new_relabelled)] == other
+    assert len(trains_on) == len(state.dataset) - 1
+    assert second.projects.unsaved() == []
+    assert edit_store.load_edits(state.dataset).relabelled == {new_relabelled: other}  # kept on this machine again

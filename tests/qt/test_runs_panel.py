@@ -170,3 +170,85 @@ def test_in_the_window_it_follows_the_open_project_and_a_run_that_ends(qtbot, mo
     assert list(panel.loss_plot.curve_data()) == ["run 001", "run 002"]
 
     window.close()
+
+
+def test_one_selected_run_offers_its_actions_and_says_why_when_it_cannot(qtbot, project, tmp_path, artifacts_dir):
+    import shutil
+
+    from tlstudio.qt.widgets.runs_panel import RunsPanel
+
+    root = tmp_path / "actions.tlsproject"
+    shutil.copytree(project.root, root)
+    # Run 2 as a kill leaves it: still "training" with no process, no model yet.
+    record = json.loads((root / "runs" / "002" / "run.json").read_text())
+    (root / "runs" / "002" / "run.json").write_text(json.dumps({**record, "status": "training"}))
+    (root / "runs" / "002" / "model.tlsmodel").unlink()
+    panel = RunsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1200, 560)
+    panel.show()
+    panel.set_project(root)
+    buttons = (panel.evaluate_button, panel.export_button, panel.start_from_button)
+    assert not any(b.isEnabled() for b in buttons) and all(b.toolTip() == "Select one run" for b in buttons)
+    assert panel.resume_button.isHidden()
+
+    panel.select_runs([1])
+    assert all(b.isEnabled() for b in buttons) and panel.resume_button.isHidden()
+    with qtbot.waitSignal(panel.evaluate_requested) as evaluate:
+        panel.evaluate_button.click()
+    with qtbot.waitSignal(panel.export_requested) as export:
+        panel.export_button.click()
+    with qtbot.waitSignal(panel.start_from_requested) as start:
+        panel.start_from_button.click()
+    assert evaluate.args == [1] and export.args == [1] and start.args == [root / "runs" / "001"]
+
+    panel.select_runs([2])
+    assert panel.cell_text(2, "state") == "interrupted"
+    assert not any(b.isEnabled() for b in buttons)
+    assert all("kept no model" in b.toolTip() for b in buttons)
+    assert not panel.resume_button.isHidden() and panel.resume_button.isEnabled()
+    with qtbot.waitSignal(panel.resume_requested) as resume:
+        panel.resume_button.click()
+    assert resume.args == [2]
+    qtbot.wait(50)
+    assert clipped(panel) == []
+    assert panel.grab().save(str(artifacts_dir / "runs-panel-actions.png"))
+
+    panel.select_runs([1, 2])
+    assert not any(b.isEnabled() for b in buttons) and panel.resume_button.isHidden()
+
+
+def test_evaluate_in_the_panel_makes_that_run_current(qtbot, monkeypatch, tmp_path, project):
+    import shutil
+
+    from tlstudio.qt.main_window import MainWindow
+
+    monkeypatch.setenv("TLSTUDIO_SETTINGS_DIR", str(tmp_path / "settings"))
+    root = tmp_path / "pick.tlsproject"
+    shutil.copytree(project.root, root)
+    window = MainWindow(AppState())
+    qtbot.addWidget(window)
+    window.projects.confirm_discard = lambda what, reasons: pytest.fail(f"asked before {what}: {reasons}")
+    window.projects.offer_resume = lambda _record: False
+    window.show()
+    window.runs_action.trigger()
+    panel = window.runs_dock.panel
+    assert window.projects.open_project(root)
+    qtbot.waitUntil(lambda: window.state.training is not None and not window.projects.is_busy(), timeout=RUN_TIMEOUT_MS)
+    assert window.state.project.run == 2
+    panel.select_runs([1])
+    panel.evaluate_button.click()
+    qtbot.waitUntil(lambda: window.state.project.run == 1 and not window.projects.is_busy(), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.pages["evaluate"].interpretation is not None, timeout=RUN_TIMEOUT_MS)
+    first = evaluation(root, 1)
+    assert window.current_page_key() == "evaluate"
+    assert window.pages["evaluate"].interpretation.accuracy == pytest.approx(first["accuracy"])
+    kept = next(e for e in project.runs[0].history if e.global_epoch == project.runs[0].kept_epoch)
+    assert window.pages["train"].table.rowCount() == len(project.runs[0].history)
+    assert window.state.training.kept_epoch == project.runs[0].kept_epoch and kept is not None
+    panel.select_runs([2])
+    panel.export_button.click()
+    qtbot.waitUntil(lambda: window.state.project.run == 2 and not window.projects.is_busy(), timeout=RUN_TIMEOUT_MS)
+    assert window.current_page_key() == "export" and not window.hosts["export"].is_gated()
+    window.projects.confirm_discard = lambda _what, _reasons: "discard"
+    window.close()

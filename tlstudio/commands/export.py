@@ -29,19 +29,22 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tlstudio.cli import UserError
     from tlstudio.commands.console import ConsoleReporter, quiet_library_warnings
-    from tlstudio.commands.predict import expand, load_trusted
-    from tlstudio.core.delivery.export import export_model
+    from tlstudio.commands.predict import expand, hold_trusted
+    from tlstudio.core.jobs.delivery import ExportJob
+    from tlstudio.core.jobs.host import run_here
 
     quiet_library_warnings()
     reporter = ConsoleReporter()
-    model = load_trusted(args)
-    if model.learn is None:
+    model = hold_trusted(args)  # held here as the window's engine holds it
+    if model.format not in ("tlsmodel", "pkl"):
+        from tlstudio.cli import UserError
+
         raise UserError(f"{args.model}: convert from a .tlsmodel or .pkl; an .onnx or .pt holds no fastai model")
     images = expand(args.images) if args.images else _dataset_images(model, reporter)
-    report = export_model(model.learn, args.out, metadata=model.metadata or _minimal_metadata(model),
-                          images=images, overwrite=args.force, reporter=reporter)
+    report = run_here(ExportJob(model.model_id, Path(args.out), overwrite=args.force, images=images), reporter)
+    if isinstance(report, Exception):  # the target cannot be written: the job hands the reason back
+        raise report
     return _print_report(report, reporter)
 
 
@@ -57,21 +60,6 @@ def _dataset_images(model, reporter) -> list[Path]:
                         "pass --images to verify the copy on other images")
     spec = scan(root, valid_pct=trained_on.get("valid_pct") or 0.2, seed=trained_on.get("seed") or 42, reporter=reporter)
     return [Path(spec.items[i]) for i in spec.indices("valid")]
-
-
-def _minimal_metadata(model) -> dict:
-    """For a fastai .pkl from elsewhere: what its own pipeline says."""
-    from tlstudio.cli import UserError
-    from tlstudio.core.delivery.model_meta import FORMAT, FORMAT_VERSION, normalization, versions
-
-    resize = next((t for t in model.learn.dls.after_item.fs if type(t).__name__ == "Resize"), None)
-    if resize is None:
-        raise UserError(f"{model.path}: its pipeline has no Resize, so its input size is unknown")
-    return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "classes": model.classes,
-        "architecture": None, "input_size": int(resize.size[0]), "resize_method": str(resize.method),
-        "normalization": normalization(model.learn), "versions": versions(),
-    }
 
 
 def _print_report(report, reporter) -> int:

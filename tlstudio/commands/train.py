@@ -2,7 +2,7 @@
 
 Stage 1 trains the head with the body frozen, stage 2 unfreezes to the chosen
 depth with discriminative learning rates; `--lr auto` takes the LR finder's
-valley suggestion first. The run keeps its best epoch (lowest validation loss)
+valley suggestion first. The run keeps its best epoch (highest validation accuracy)
 unless `--no-keep-best`. Ctrl-C stops after the current batch, keeps the best
 completed epoch and still exports it when `--export` was given (exit status
 130); a second Ctrl-C aborts. `--project DIR` trains a new run of that
@@ -184,7 +184,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-fast-head", dest="fast_head", action="store_false",
                         help="train stage 1 through the whole network instead of on cached features")
     parser.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=DEFAULTS.keep_best,
-                        help="keep the epoch with the lowest validation loss, accuracy breaking a tie; "
+                        help="keep the epoch with the highest validation accuracy, the lower loss breaking a tie; "
                         "--no-keep-best keeps the last (default: keep the best)")
     parser.add_argument("--export", metavar="FILE",
                         help="export the model, format by suffix (.tlsmodel, .pkl, .onnx, .pt), verified by reloading it")

@@ -48,7 +48,11 @@ class TrainConfig:
     pretrained: bool = True
     weights_file: Path | None = None  # a user-imported .pth for `arch`
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    bs: int = 32
+    # 64, fastai's loaders' own default: on the quality benchmark's four datasets
+    # (CPU) a run at 64 took 0.6-0.7 of the time it took at 32, for 0-2 points of
+    # test accuracy (docs/benchmarks.md, "Model quality"). Small sets get fewer
+    # (the loaders clamp it to the training images).
+    bs: int = 64
     # Stage 1: body frozen, head trained with fit_one_cycle(freeze_epochs, head_lr).
     # fastai's fine_tune uses 1. On cached features (fast_head) a head epoch
     # costs about a second, and 3 of them reach the plain fine_tune(3) recipe's
@@ -61,7 +65,11 @@ class TrainConfig:
     # 2e-3 for the head, then 2e-3 / 2 unfrozen. Unfreezing at the head's
     # full 2e-3 instead made the first unfrozen epoch on the demo set collapse
     # (valid loss 0.83 -> 3.03, accuracy 0.79 -> 0.51; at 1e-3: 0.92, 0.75).
-    epochs: int = 3
+    # Two unfrozen epochs: the stage that costs (forward and backward through the
+    # body); with the fast head before them, the run takes about half the plain
+    # fine_tune(3) recipe's time and stays well above its accuracy
+    # (docs/benchmarks.md, "Model quality"). A third adds 1-3 points.
+    epochs: int = 2
     unfreeze_depth: int | None = None
     # On: stage 2 trains the depth core/model_choice.recommend_depth advises
     # for this dataset, the compute and the head's accuracy, and says so;
@@ -72,7 +80,7 @@ class TrainConfig:
     base_lr: float = 1e-3
     lr_mult: float = 100.0
     fast_head: bool = True  # train stage 1 on cached body features when possible
-    # Restore the epoch with the lowest valid loss (accuracy breaks a tie): a
+    # Restore the most accurate epoch (the lower valid loss breaks a tie): a
     # run never hands back a model worse than one it already had.
     keep_best: bool = True
     early_stopping_patience: int | None = None  # epochs without improvement

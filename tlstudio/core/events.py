@@ -69,6 +69,14 @@ def dropped_text(n: int) -> str:
 
 
 @dataclass(frozen=True)
+class EarlierEpochs:
+    """A resumed run's epochs and batch losses from before it stopped (a project RunHistory),
+    sent before its first new batch so a view can show the whole run."""
+
+    history: object
+
+
+@dataclass(frozen=True)
 class FitEnd:
     status: str  # "completed" | "cancelled" | "failed"
     error: str = ""  # message when failed

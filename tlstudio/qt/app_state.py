@@ -94,6 +94,12 @@ class AppState(QObject):
             self.commit_edits()
         return len(chosen)
 
+    def replace_edits(self, edits: DatasetEdits) -> None:
+        """The open dataset's edit list is now `edits` (a project's own, as it was saved)."""
+        if edits.to_dict() != self.edits.to_dict():
+            self.edits = edits
+            self.commit_edits()
+
     def commit_edits(self) -> None:
         """After a change to `self.edits`: keep it, say so, and see whether the model is stale."""
         self._training_spec = None

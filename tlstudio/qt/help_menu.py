@@ -40,8 +40,9 @@ discriminative learning rates: the top rate for the head, smaller rates for earl
 (fastai's <code>slice</code>), following the one-cycle schedule.</li>
 <li><b>Learning rate</b>: fastai's LR finder raises the rate step by step on a few batches and plots the
 loss; a good rate sits where the loss still falls steeply, before it turns up.</li>
-<li><b>Keep best</b>: after every epoch the validation loss is measured; with Keep best on, the
-weights of the best epoch are kept at the end, not merely the last.</li>
+<li><b>Keep best</b>: after every epoch the validation loss and accuracy are measured; with Keep
+best on, the weights of the most accurate epoch are kept at the end (of equally accurate ones, the
+one with the lower loss), not merely the last.</li>
 <li><b>Evaluate and export</b>: the kept model is run over the validation (or test) split, and every
 exported file is reloaded and checked against the model's own predictions.</li>
 </ol>

@@ -75,6 +75,7 @@ class ProjectController(QObject):
         self._taking_dataset = False  # the dataset changing is the project's own
         self._restoring = False
         self._resumed: int | None = None  # the run a resume continues
+        self._page_after_restore: str | None = None  # the page a run chosen in the Runs panel opens on
         self._plain_train = window.pages["train"].task_fn
         window.pages["data"].may_replace_dataset = lambda: self.may_discard("open another dataset")
         window.pages["train"].may_start = self._may_start_run
@@ -103,12 +104,7 @@ class ProjectController(QObject):
         return answer == "discard"
 
     def _may_start_run(self) -> bool:
-        if self.state.training is None or self._model_in_project:
-            return True
-        answer = self.confirm_discard("start a new run", ["the trained model is in no project"])
-        if answer == "save":
-            return self.save()
-        return answer == "discard"
+        return self._may_replace_model("start a new run")
 
     # -- new, save, save as -------------------------------------------------------
     def scan_settings(self) -> ScanSettings:
@@ -254,13 +250,36 @@ class ProjectController(QObject):
         done = [r.number for r in list_runs(project.root) if (r.folder / "model.tlsmodel").is_file()]
         return done[-1] if done else None
 
-    def _restore(self, project, spec, number: int) -> None:
+    def show_run(self, number: int, page: str) -> bool:
+        """Make run `number` the current run (its model, history and evaluation brought back
+        as opening the project does), then show `page`; asks first about an unsaved model."""
+        project, spec = self.projects.project, self.state.dataset
+        if project is None or spec is None or self.slot.is_running() or self.window.pages["train"].is_training():
+            return False
+        if self.projects.run == number and self.state.training is not None:
+            self.window.show_page(page)
+            return True
+        if not self._may_replace_model(f"open run {number:03d}"):
+            return False
+        self._page_after_restore = page
+        self._restore(project, spec, number, offer=False)
+        return True
+
+    def _may_replace_model(self, what: str) -> bool:
+        if self.state.training is None or self._model_in_project:
+            return True
+        answer = self.confirm_discard(what, ["the trained model is in no project"])
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def _restore(self, project, spec, number: int, offer: bool = True) -> None:
         self.state.status_message.emit(f"Loading run {number:03d} of {project.name}…")
         self.slot.start(engine_task(RestoreRunJob(run_dir(project.root, number), spec)), name="restore-run",
-                        on_success=lambda restored: self._restored(project, spec, restored),
+                        on_success=lambda restored: self._restored(project, spec, restored, offer),
                         on_failure=lambda message: self._restore_failed(project, number, message))
 
-    def _restored(self, project, spec, restored) -> None:
+    def _restored(self, project, spec, restored, offer: bool = True) -> None:
         if self.projects.project is not project and self.projects.root != project.root:
             return  # another project was opened meanwhile
         if self.state.dataset is not spec:
@@ -277,10 +296,17 @@ class ProjectController(QObject):
         finally:
             self._restoring = False
         self.projects.saved(self.projects.project)
+        page, self._page_after_restore = self._page_after_restore, None
+        if page is not None:
+            self.window.show_page(page)
+            self.state.status_message.emit(f"Run {restored.number:03d} of {project.name} is the current run")
+            return
         self.state.status_message.emit(f"Opened project {project.root}, run {restored.number:03d}")
-        self._offer_recovery(project)
+        if offer:
+            self._offer_recovery(project)
 
     def _restore_failed(self, project, number: int, message: str) -> None:
+        self._page_after_restore = None
         self.state.status_message.emit(f"Run {number:03d} of {project.root} could not be loaded: {message}")
         self._offer_recovery(project)
 

@@ -4,7 +4,9 @@ What the pages hold lives mostly in `state.train_config` (split share and seed,
 augmentation, architecture, depth, rates, stages, keep-best, imbalance); the
 rest is each page's own: the LR finder's curves and the stage shown, the
 Evaluate page's split, the Export page's path and format, the model the runs
-start from (when one of your own), the page on screen, and the project's current run.
+start from (when one of your own), the page on screen, the project's current
+run, and the dataset's edit list (paths relative to the dataset, so it follows
+the dataset when it moves).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tlstudio.core.dataset.edits import DatasetEdits
 from tlstudio.core.events import BatchEnd, EpochEnd, LrFindResult, LrSuggestion, StageStart
 from tlstudio.core.project.config_json import config_from_dict, config_to_dict
 
@@ -53,8 +56,30 @@ def collect_pages(window) -> dict:
         "evaluate": {"split": evaluate.current_split()},
         "export": {"path": export.path_edit.text(), "format": export.current_format()},
         "run": state.project.run,
+        "edits": edits_to_pages(state),
         "window": {"page": window.current_page_key()},
     }
+
+
+def edits_to_pages(state) -> dict | None:
+    if state.dataset is None:
+        return None
+    return state.edits.to_dict(base=state.dataset.images_dir)
+
+
+def apply_edits(state, pages: dict) -> None:
+    """The project's edit list replaces the one kept for the dataset in the app's data folder
+    (a project saved before it kept edits has none: the kept one stays)."""
+    data = pages.get("edits")
+    if state.dataset is None or data is None:
+        return
+    try:
+        edits = DatasetEdits.from_dict(data, base=state.dataset.images_dir)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        state.status_message.emit(f"The project's edit list could not be read ({exc}); the dataset opens "
+                                  "with the edits kept for it on this machine")
+        return
+    state.replace_edits(edits)
 
 
 def changed_since_save(window) -> bool:
@@ -63,6 +88,8 @@ def changed_since_save(window) -> bool:
     if saved is None:
         return False
     now = collect_pages(window)
+    # A project saved before projects kept edits holds none.
+    saved = {"edits": DatasetEdits().to_dict(), **saved}
     return {k: v for k, v in now.items() if k != "window"} != {k: v for k, v in saved.items() if k != "window"}
 
 
@@ -73,6 +100,7 @@ def apply_pages(window, pages: dict, source: Path) -> None:
         state.set_train_config(config_from_dict(pages["config"], source))
     start_from = (pages.get("model") or {}).get("start_from")
     window.pages["model"].set_start_from(start_from if isinstance(start_from, str) else None)
+    apply_edits(state, pages)
     lr_pages = pages.get("lr") or {}
     results = {r.stage: r for r in map(lr_result_from_dict, lr_pages.get("results", ()))}
     window.pages["lr"].restore(results, int(lr_pages.get("stage", 1)), str(lr_pages.get("status", "")))

@@ -27,6 +27,10 @@ class RunsDock(QDockWidget):
         window.state.training_changed.connect(lambda _result: self.refresh())
         # A run that ends with no usable model (failed before its first epoch) changes no state.
         window.pages["train"].running_changed.connect(lambda running: running or self.refresh())
+        controller = window.projects
+        self.panel.evaluate_requested.connect(lambda number: controller.show_run(number, "evaluate"))
+        self.panel.export_requested.connect(lambda number: controller.show_run(number, "export"))
+        self.panel.resume_requested.connect(controller.resume)
         self.visibilityChanged.connect(lambda shown: shown and self._stale and self.refresh())
 
     def _project_changed(self, project) -> None:

@@ -3,9 +3,10 @@
 The file is named by the dataset's fingerprint (model_meta.dataset_fingerprint:
 relative paths, sizes and labels of every image) taken without the splits, so
 splitting the same files again (another validation fraction or seed) keeps
-the edits, while changing the files themselves gives a new list. Projects
-will keep the list in the project folder instead: `load_edits` and
-`save_edits` are the only way in and out.
+the edits, while changing the files themselves gives a new list. A project
+also keeps its dataset's list in project.json (relative to the dataset, so it
+follows a moved dataset) and puts it back here when opened. `load_edits` and
+`save_edits` are the only way in and out of this folder.
 """
 from __future__ import annotations
 

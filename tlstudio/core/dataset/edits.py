@@ -85,13 +85,36 @@ class DatasetEdits:
             modes=[r[4] for r in rows] if spec.modes else [],
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self, base: Path | None = None) -> dict:
+        """As JSON values; with `base`, paths under it are written relative to it, so a
+        project keeps its edits when its dataset moves."""
+        def name(p: Path) -> str:
+            if base is not None and p.is_relative_to(base):
+                return p.relative_to(base).as_posix()
+            return str(p)
+
         return {
             "format": FORMAT,
-            "excluded": sorted(str(p) for p in self.excluded),
-            "relabelled": {str(p): label for p, label in sorted(self.relabelled.items())},
-            "moved": {str(p): split for p, split in sorted(self.moved.items())},
+            "excluded": sorted(name(p) for p in self.excluded),
+            "relabelled": {name(p): label for p, label in sorted(self.relabelled.items())},
+            "moved": {name(p): split for p, split in sorted(self.moved.items())},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict, base: Path | None = None) -> "DatasetEdits":
+        """The inverse of `to_dict(base)`: relative paths are taken under `base`."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("not a dataset edit list")
+
+        def path(text) -> Path:
+            p = Path(str(text))
+            return p if p.is_absolute() or base is None else Path(base) / p
+
+        edits = cls({path(p) for p in data["excluded"]},
+                    {path(p): str(v) for p, v in data["relabelled"].items()}, {})
+        for p, split in data["moved"].items():
+            edits.move(path(p), split)
+        return edits
 
     def save(self, path) -> None:
         from tlstudio.core.atomic_files import atomic_write_text
@@ -103,13 +126,6 @@ class DatasetEdits:
     def load(cls, path) -> "DatasetEdits":
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT:
-                raise ValueError("not a dataset edit list")
-            edits = cls({Path(p) for p in data["excluded"]},
-                        {Path(p): str(v) for p, v in data["relabelled"].items()}, {})
-            for p, split in data["moved"].items():
-                edits.move(p, split)
-            return edits
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DatasetError(f"{path}: cannot read the edit list ({exc})") from None

@@ -63,6 +63,11 @@ class DatasetSpec:
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def images_dir(self) -> Path:
+        """The folder the images lie under (the dropped folder, or inside a wrapper or the zip cache)."""
+        return Path(self.data_dir or self.root)
+
     def class_counts(self, split: str | None = None) -> dict[str, int]:
         counts = Counter(l for l, s in zip(self.labels, self.splits) if split is None or s == split)
         return {c: counts.get(c, 0) for c in self.classes}

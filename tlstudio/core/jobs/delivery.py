@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tlstudio.core.config import TrainConfig
 from tlstudio.core.dataset.spec import DatasetSpec
+from tlstudio.core.errors import UserFacingError
 from tlstudio.core.jobs import held
 
 
@@ -48,8 +49,10 @@ class EvaluateJob:
 
 @dataclass(frozen=True)
 class ExportJob:
-    """`export_model` of a held trained model. A target that cannot be written comes back as
-    the `ExportTargetError` itself (a value, not a failure), so the window can offer its fix."""
+    """`export_model` of a held model: a trained one, or a model file being converted (its own
+    `metadata` then stands in for `spec` and `config`; `images` to verify on instead of the
+    dataset's). A target that cannot be written comes back as the `ExportTargetError` itself
+    (a value, not a failure), so the window can offer its fix."""
 
     model_id: str
     path: Path
@@ -58,16 +61,40 @@ class ExportJob:
     metrics: dict | None = None
     overwrite: bool = False
     verify: bool = True
+    metadata: dict | None = None
+    images: list[Path] | None = None
 
     def __call__(self, reporter):
-        from tlstudio.core.delivery.export import export_model
+        from tlstudio.core.delivery.export import LoadedModel, export_model
         from tlstudio.core.delivery.target import ExportTargetError
 
+        model = held.get(self.model_id)
+        metadata = self.metadata
+        if isinstance(model, LoadedModel):  # converting a file: what it records, or its pipeline's own
+            if model.learn is None:
+                raise UserFacingError(f"{model.path}: convert from a .tlsmodel or .pkl; "
+                                      "an .onnx or .pt holds no fastai model")
+            metadata = metadata or model.metadata or pipeline_metadata(model)
         try:
-            return export_model(_learner(self.model_id), self.path, spec=self.spec, config=self.config,
-                                metrics=self.metrics, overwrite=self.overwrite, verify=self.verify, reporter=reporter)
+            return export_model(model.learn, self.path, spec=self.spec, config=self.config, metrics=self.metrics,
+                                metadata=metadata, images=self.images, overwrite=self.overwrite,
+                                verify=self.verify, reporter=reporter)
         except ExportTargetError as exc:
             return exc
+
+
+def pipeline_metadata(model) -> dict:
+    """For a fastai .pkl from elsewhere: what its own pipeline says."""
+    from tlstudio.core.delivery.model_meta import FORMAT, FORMAT_VERSION, normalization, versions
+
+    resize = next((t for t in model.learn.dls.after_item.fs if type(t).__name__ == "Resize"), None)
+    if resize is None:
+        raise UserFacingError(f"{model.path}: its pipeline has no Resize, so its input size is unknown")
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "classes": model.classes,
+        "architecture": None, "input_size": int(resize.size[0]), "resize_method": str(resize.method),
+        "normalization": normalization(model.learn), "versions": versions(),
+    }
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tlstudio.core.atomic_files import atomic_write
-from tlstudio.core.events import Cancelled, Message, NullReporter
+from tlstudio.core.events import Cancelled, EarlierEpochs, Message, NullReporter
 from tlstudio.core.project.checkpoint import read_checkpoint
 from tlstudio.core.project.config_json import config_from_dict
 from tlstudio.core.project.dataset_ref import DatasetMismatchError, ScanSettings, dataset_ref, fingerprint
 from tlstudio.core.project.evaluation import dataset_base, save_evaluation
-from tlstudio.core.project.history import BatchLosses, HistoryRecorder, RunHistory
+from tlstudio.core.project.history import BatchLosses, HistoryRecorder, RunHistory, epoch_from_dict
 from tlstudio.core.project.json_files import write_json
 from tlstudio.core.project.layout import EVALUATION_FILE, HISTORY_FILE, MODEL_FILE, PROJECT_FILE, ProjectError, now
 from tlstudio.core.project.project_file import (
@@ -139,6 +139,8 @@ def _train(project, record: RunRecord, spec, config, reporter, start, learn, res
     batches = None
     if resume is not None:
         batches = BatchLosses(**{k: v.numpy() for k, v in resume.batches().items()})
+        earlier = [epoch_from_dict(d, resume.folder) for d in resume.run["history"]]
+        reporter.emit(EarlierEpochs(RunHistory(earlier, batches, None)))
     recorder = HistoryRecorder(reporter, batches)
     try:
         if learn is None:

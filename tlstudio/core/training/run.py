@@ -23,6 +23,7 @@ its best epoch by default (`config.keep_best`).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from tlstudio.core.config import TrainConfig
 from tlstudio.core.dataset.loaders import dropped_note, recording_decode_failures
 from tlstudio.core.dataset.spec import DatasetSpec
 from tlstudio.core.events import Cancelled, EpochEnd, FitEnd, Message, NullReporter, Reporter, StageStart, kept_metrics
-from tlstudio.core.training.callbacks import ReporterCallback, RunLog
+from tlstudio.core.training.callbacks import ACCURACY_TIE, ReporterCallback, RunLog
 from tlstudio.core.training.hooks import RunHooks
 
 if TYPE_CHECKING:
@@ -335,9 +336,22 @@ def _why(run_log: RunLog, kept: int, status: str) -> str:
     last_word = "the last epoch" if status == "completed" else "the last completed epoch"
     if not run_log.keep_best:
         return last_word
+    rule = _kept_for(run_log, kept)
     if kept == last.global_epoch:
-        return f"the lowest validation loss, and {last_word}"
-    return f"the lowest validation loss; {last_word}, epoch {last.global_epoch + 1}, ended at {_scores(last)}"
+        return f"{rule}, and {last_word}"
+    return f"{rule}; {last_word}, epoch {last.global_epoch + 1}, ended at {_scores(last)}"
+
+
+def _kept_for(run_log: RunLog, kept: int) -> str:
+    """Why keep-best chose epoch `kept`, in the words of its rule (callbacks._better)."""
+    e = next(e for e in run_log.history if e.global_epoch == kept)
+    accuracy = e.metrics.get("accuracy")
+    if accuracy is None or not math.isfinite(accuracy):
+        return "the lowest validation loss"
+    tied = sum(1 for h in run_log.history if abs(h.metrics.get("accuracy", math.nan) - accuracy) <= ACCURACY_TIE)
+    if tied > 1:
+        return f"the highest validation accuracy, and the lowest validation loss of the {tied} epochs that reached it"
+    return "the highest validation accuracy"
 
 
 def _summary(status: str, run_log: RunLog, kept: int | None, error: str) -> str:

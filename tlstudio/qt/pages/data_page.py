@@ -7,7 +7,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from tlstudio.qt import settings
@@ -22,6 +22,7 @@ from tlstudio.qt.widgets.gallery_view import Gallery
 from tlstudio.qt.widgets.image_actions import ImageActions
 from tlstudio.qt.widgets.image_viewer import ImageViewerDialog
 from tlstudio.qt.widgets.message_banner import MessageBanner
+from tlstudio.qt.widgets.run_controls import RunControls
 from tlstudio.qt.widgets.skipped_table import SkippedFilesDialog
 from tlstudio.qt.widgets.split_controls import SplitControls
 
@@ -53,17 +54,13 @@ class DataPage(Page):
         self.skipped_dialog: SkippedFilesDialog | None = None
 
         self.banner = MessageBanner()
-        self.scan_label = QLabel()
-        self.scan_progress = QProgressBar()
-        self.scan_progress.setMaximumWidth(360)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.loader.cancel)
-        self.scan_row = QWidget()
-        row = QHBoxLayout(self.scan_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.scan_label, 1)
-        row.addWidget(self.scan_progress)
-        row.addWidget(self.cancel_button)
+        # Opening is started by a drop, a dialog or the demo button, never from here: no Start.
+        self.scan_row = RunControls("", esc_scope=self, esc_help="Cancel opening the dataset (Data page)",
+                                    show_start=False)
+        self.scan_row.cancel_requested.connect(self.loader.cancel)
+        self.scan_label = self.scan_row.status
+        self.scan_progress = self.scan_row.bar
+        self.cancel_button = self.scan_row.cancel_button
         self.scan_row.hide()
 
         self.summary = DatasetSummary()
@@ -184,17 +181,11 @@ class DataPage(Page):
 
     def _scan_started(self, path: str) -> None:
         self.banner.hide()
-        self.scan_label.setText(f"Scanning {path}…")
-        self.scan_progress.setRange(0, 0)
-        self.cancel_button.setEnabled(True)
+        self.scan_row.started(f"Scanning {path}…")
         self.scan_row.show()
 
     def _scan_progress(self, done: int, total: int, message: str) -> None:
-        if total > 0:
-            self.scan_progress.setRange(0, total)
-            self.scan_progress.setValue(done)
-        if message:
-            self.scan_label.setText(f"Scanning {self.loader.path}: {message}")
+        self.scan_row.progress(done, total, f"Scanning {self.loader.path}" + (f": {message}" if message else "…"))
 
     def _scan_loaded(self, spec) -> None:
         self.take_dataset(spec, self.loader.path, self._scanning_with)
@@ -202,6 +193,7 @@ class DataPage(Page):
 
     def take_dataset(self, spec, path: Path, scanned_with: tuple[float, int]) -> None:
         """Show `spec`, scanned from `path` with (valid_pct, seed) (here, or by a project being opened)."""
+        self.scan_row.finished()
         self.scan_row.hide()
         self._opened = Path(path)
         self.scanned_with = scanned_with
@@ -213,6 +205,7 @@ class DataPage(Page):
         self.state.status_message.emit(f"Opened {path}: {len(spec):,} images in {len(spec.classes)} classes")
 
     def _scan_failed(self, path: str, message: str) -> None:
+        self.scan_row.failed(f"Opening {path}", message)  # the banner says it in full
         self.scan_row.hide()
         kept = " The previous dataset is still open." if self.state.dataset is not None else ""
         self.banner.show_message(
@@ -221,6 +214,7 @@ class DataPage(Page):
         self.state.status_message.emit(f"Could not open {path}")
 
     def _scan_cancelled(self, path: str) -> None:
+        self.scan_row.cancelled()
         self.scan_row.hide()
         self.state.status_message.emit(f"Cancelled opening {path}")
 

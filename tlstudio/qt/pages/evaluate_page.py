@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -43,6 +42,7 @@ from tlstudio.qt.widgets.image_results_gallery import ImageResultsGallery
 from tlstudio.qt.widgets.image_tools import ImageTools
 from tlstudio.qt.widgets.metrics_table import MetricsTable
 from tlstudio.qt.widgets.roc_plot import RocPlot
+from tlstudio.qt.widgets.run_controls import RunControls
 from tlstudio.qt.workers import TaskSlot
 
 SPLIT_NAMES = {"valid": "Validation", "test": "Test"}
@@ -88,12 +88,14 @@ class EvaluatePage(Page):
     def _build(self) -> None:
         self.split_combo = QComboBox()
         self.split_combo.currentIndexChanged.connect(self._on_split_changed)
-        self.run_button = QPushButton("Evaluate")
+        self.run_controls = RunControls("Evaluate", esc_scope=self, esc_help="Cancel the evaluation (Evaluate page)",
+                                        show_status=False, hide_when_idle=True)  # the summary says how it went
+        self.run_controls.start_requested.connect(self._run_evaluation)
+        self.run_controls.cancel_requested.connect(self.slot.request_cancel)
+        self.run_button = self.run_controls.start_button
         self.run_button.setToolTip("Run the model over the chosen split again")
-        self.run_button.clicked.connect(self._run_evaluation)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
+        self.cancel_button = self.run_controls.cancel_button
+        self.progress = self.run_controls.bar
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
         self.summary = QLabel("")
@@ -106,9 +108,7 @@ class EvaluatePage(Page):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Split:"))
         bar.addWidget(self.split_combo)
-        bar.addWidget(self.run_button)
-        bar.addWidget(self.progress)
-        bar.addWidget(self.cancel_button)
+        bar.addWidget(self.run_controls)
         bar.addSpacing(12)
         bar.addWidget(self.summary, 1)
         bar.addWidget(self.save_button)
@@ -260,8 +260,7 @@ class EvaluatePage(Page):
         job = EvaluateJob(result.model.id, result.spec, split)
         self._clear()
         self.summary.setText(f"Evaluating on the {SPLIT_NAMES[split].lower()} split…")
-        self.progress.setRange(0, 0)
-        self._set_running(True)
+        self.run_controls.started()
         self.slot.start(
             engine_task(job),
             name="evaluate",
@@ -272,29 +271,29 @@ class EvaluatePage(Page):
         )
 
     def cancel(self) -> None:
-        self.slot.request_cancel()
+        self.run_controls.cancel()
 
     def _set_running(self, running: bool) -> None:
-        self.progress.setVisible(running)
-        self.cancel_button.setVisible(running)
-        self.run_button.setEnabled(not running)
+        if running:
+            self.run_controls.started()
+        else:
+            self.run_controls.finished()
 
     def _on_event(self, event) -> None:
         total = getattr(event, "total", None)
         done = getattr(event, "done", None)
         if total is not None and done is not None:
-            self.progress.setRange(0, max(int(total), 0))
-            self.progress.setValue(int(done))
+            self.run_controls.progress(done, total)
 
     def _on_failure(self, message: str) -> None:
-        self._set_running(False)
+        line = self.run_controls.failed("Evaluation", message)
         self.summary.setText("Evaluation failed")
         self.error_label.setText(message)
         self.error_label.setVisible(True)
-        self.state.status_message.emit(f"Evaluation failed: {message}")
+        self.state.status_message.emit(line)
 
     def _on_cancelled(self) -> None:
-        self._set_running(False)
+        self.run_controls.cancelled()
         self.summary.setText("Evaluation cancelled")
 
     # -- showing ----------------------------------------------------------------------

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -42,6 +41,7 @@ from tlstudio.qt.settings import settings
 from tlstudio.qt.widgets.model_try_panel import ModelTryPanel
 from tlstudio.qt.widgets.stale_model_banner import StaleModelBanner
 from tlstudio.qt.widgets.wrapping_delegate import WrapAnywhereDelegate
+from tlstudio.qt.widgets.run_controls import RunControls, failure_line
 from tlstudio.qt.workers import TaskSlot
 
 SUFFIX_OF = {fmt: suffix for suffix, fmt in FORMATS.items()}
@@ -135,17 +135,18 @@ class ExportPage(Page):
         choose.clicked.connect(self._choose_path)
         self.open_folder_button = QPushButton("Open containing folder")
         self.open_folder_button.clicked.connect(self.open_containing_folder)
-        self.export_button = QPushButton("Export and verify")
+        self.run_controls = RunControls("Export and verify", esc_scope=self, esc_help="Cancel the export (Export page)",
+                                        hide_when_idle=True)
+        self.run_controls.start_requested.connect(self.export)
+        self.run_controls.cancel_requested.connect(self.export_slot.request_cancel)
+        self.export_button = self.run_controls.start_button
         self.export_button.setDefault(True)
-        self.export_button.clicked.connect(self.export)
-        self.export_progress = QProgressBar()
-        self.export_cancel = QPushButton("Cancel")
-        self.export_cancel.clicked.connect(self.export_slot.request_cancel)
-        self.export_status = QLabel()
-        self.export_status.setWordWrap(True)
-        self.export_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_progress = self.run_controls.bar
+        self.export_cancel = self.run_controls.cancel_button
+        self.export_status = self.run_controls.status
         self.use_suggestion_button = QPushButton("Use this path")
         self.use_suggestion_button.clicked.connect(self._use_suggestion)
+        self.run_controls.add_beside_status(self.use_suggestion_button)
         format_row = QHBoxLayout()
         format_row.addWidget(QLabel("Format:"))
         format_row.addWidget(self.format_combo, 1)
@@ -153,19 +154,11 @@ class ExportPage(Page):
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(choose)
         path_row.addWidget(self.open_folder_button)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.export_button)
-        run_row.addWidget(self.export_progress, 1)
-        run_row.addWidget(self.export_cancel)
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.export_status, 1)
-        status_row.addWidget(self.use_suggestion_button, 0, Qt.AlignmentFlag.AlignTop)
         export_box = QGroupBox("Export the trained model")
         export_layout = QVBoxLayout(export_box)
         export_layout.addLayout(format_row)
         export_layout.addLayout(path_row)
-        export_layout.addLayout(run_row)
-        export_layout.addLayout(status_row)
+        export_layout.addWidget(self.run_controls)
 
         self.figures = QTreeWidget()
         # Two-line headers: at 1024 px the figures fit beside "Try it" only with the header's words stacked.
@@ -220,8 +213,10 @@ class ExportPage(Page):
         self._show_status(None)
 
     def _set_exporting(self, running: bool) -> None:
-        self.export_progress.setVisible(running)
-        self.export_cancel.setVisible(running)
+        if running:
+            self.run_controls.started()
+        elif self.run_controls.is_running():
+            self.run_controls.finished()
         self.export_button.setEnabled(not running and self.state.training is not None)
 
     def _show_status(self, text: str | None, suggestion: Path | None = None) -> None:
@@ -306,9 +301,8 @@ class ExportPage(Page):
         metrics = _last_metrics(result)
         job = ExportJob(result.model.id, path, spec=result.spec, config=result.config, metrics=metrics, overwrite=overwrite)
 
-        self._show_status(f"Exporting to {path}…")
-        self.export_progress.setRange(0, 0)
         self._set_exporting(True)
+        self._show_status(f"Exporting to {path}…")
         self.export_slot.start(
             engine_task(job),
             name="export",
@@ -320,12 +314,11 @@ class ExportPage(Page):
 
     def _on_export_event(self, event) -> None:
         total, done = getattr(event, "total", None), getattr(event, "done", None)
-        if total is not None and done is not None:
-            self.export_progress.setRange(0, max(int(total), 0))
-            self.export_progress.setValue(int(done))
         message = getattr(event, "message", "") or getattr(event, "text", "")
-        if message:
-            self.export_status.setText(message)
+        if total is not None and done is not None:
+            self.run_controls.progress(done, total, message)
+        elif message:
+            self.run_controls.note(message)
 
     def _on_exported(self, report) -> None:
         self._set_exporting(False)
@@ -341,7 +334,7 @@ class ExportPage(Page):
 
     def _on_export_failed(self, message: str) -> None:
         self._set_exporting(False)
-        self._show_status(f"Export failed: {message}. The model is still here: choose another path and export again.")
+        self._show_status(f"{failure_line('Export', message)}. The model is still here: choose another path and export again.")
 
     def _on_export_cancelled(self) -> None:
         self._set_exporting(False)

@@ -9,17 +9,14 @@ runs in the engine process (an `LrFindJob`), not in the window's.
 """
 from __future__ import annotations
 
-import time
-
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -34,6 +31,7 @@ from tlstudio.qt.pages.base import NEEDS_DATASET, Page
 from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.widgets.lr_edit import LrEdit
 from tlstudio.qt.widgets.lr_plot import SUGGESTION_COLOURS, SUGGESTION_TIPS, LrPlot, format_lr
+from tlstudio.qt.widgets.run_controls import RunControls
 from tlstudio.qt.workers import TaskSlot
 
 REDRAW_MS = 100
@@ -80,7 +78,6 @@ class LrPage(UsesTrainingProcess, Page):
         self.options: dict = {}  # extra keyword arguments for find_lr (e.g. num_it)
         self.results: dict[int, object] = {}
         self._live: tuple[list, list] = ([], [])
-        self._probe_started: float | None = None  # when the first step arrived, for the ETA
         self._live_total = 0
 
         intro = QLabel(
@@ -101,32 +98,22 @@ class LrPage(UsesTrainingProcess, Page):
         self.stage_group.addButton(self.stage1_radio, 1)
         self.stage_group.addButton(self.stage2_radio, 2)
         self.stage_group.idToggled.connect(lambda _id, on: on and self._show_stage())
-        self.run_button = QPushButton("Run LR finder")
+        self.run_controls = RunControls("Run LR finder", esc_scope=self, esc_help="Cancel the LR finder (Learning rate page)",
+                                        cancelling_text="Cancelling after this batch…")
+        self.run_controls.start_requested.connect(self.run_finder)
+        self.run_button = self.run_controls.start_button
         self.run_button.setToolTip("Train briefly on a few batches while raising the rate from 1e-7 to 10; the weights are restored afterwards")
-        self.run_button.clicked.connect(self.run_finder)
-        self.cancel_button = QPushButton("Cancel (Esc)")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
-        self.cancel_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.cancel_shortcut.setWhatsThis("Cancel the LR finder (Learning rate page)")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.cancel_button = self.run_controls.cancel_button
+        self.cancel_shortcut = self.run_controls.cancel_shortcut
+        self.progress = self.run_controls.bar
+        self.status = self.run_controls.status
 
         stage_box = QGroupBox("Finder")
         stage_layout = QVBoxLayout(stage_box)
         stage_layout.addWidget(self.stage1_radio)
         stage_layout.addWidget(self.stage2_radio)
         stage_layout.addWidget(self.stage2_note)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.run_button)
-        run_row.addWidget(self.cancel_button)
-        run_row.addWidget(self.progress, 1)
-        stage_layout.addLayout(run_row)
-        stage_layout.addWidget(self.status)
+        stage_layout.addWidget(self.run_controls)
 
         self.plot = LrPlot()
         self.plot.rate_chosen.connect(self.choose_rate)
@@ -170,6 +157,7 @@ class LrPage(UsesTrainingProcess, Page):
 
         self._slot = TaskSlot(self)
         self._slot.running_changed.connect(self._running_changed)
+        self.run_controls.cancel_requested.connect(self._slot.request_cancel)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._draw_live)
@@ -236,32 +224,24 @@ class LrPage(UsesTrainingProcess, Page):
         self.results.pop(stage, None)
         self.plot.clear()
         self._live = ([], [])
-        self._probe_started = None
-        self.progress.setRange(0, options.get("num_it", 100))
-        self.progress.setValue(0)
-        self.status.setText("Preparing data and model…")
+        self.run_controls.started("Preparing data and model…", total=options.get("num_it", 100))
         self._slot.start(
             lambda reporter: self.task_fn(spec, config, stage, trained, options, reporter),
             name="lr_find",
             on_event=self._on_event,
             on_success=self._finished,
             on_failure=self._failed,
-            on_cancel=lambda: self._ended("Cancelled."),
+            on_cancel=self._cancelled,
         )
         self._timer.start()
 
     def cancel(self) -> None:
-        if self._slot.is_running():
-            self._slot.request_cancel()
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelling after this batch…")
+        self.run_controls.cancel()
 
     def is_running(self) -> bool:
         return self._slot.is_running()
 
     def _running_changed(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
         self.stage1_radio.setEnabled(not running)
         self.stage2_radio.setEnabled(not running)
         self._update_suggestion_buttons()
@@ -270,38 +250,40 @@ class LrPage(UsesTrainingProcess, Page):
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, LrFindProgress):
-            if self._probe_started is None:
-                self._probe_started = time.monotonic() - 1e-9
             self._live_total = ev.total
             self._live[0].append(ev.lr)
             self._live[1].append(ev.loss)
-            self.progress.setRange(0, ev.total)
-            self.progress.setValue(ev.iteration)
+            # Every step, so the ETA counts from the first; the label repaints with the next frame.
+            self.run_controls.progress(len(self._live[0]), ev.total, line=self._probe_line)
         elif isinstance(ev, Progress) and not self._live[0]:
-            self.status.setText(ev.message or ev.task)  # "Starting the training process…" and the like
+            self.run_controls.note(ev.message or ev.task)  # "Starting the training process…" and the like
         elif isinstance(ev, Message):
             self.state.status_message.emit(ev.text)
+
+    def _probe_line(self, eta: float | None) -> str:
+        lrs, losses = self._live
+        return (
+            f"Probing: step {len(lrs)}/{self._live_total}, lr {format_lr(lrs[-1])}, loss {losses[-1]:.3f}, "
+            f"about {format_duration(eta, 'estimating…')} left (it stops early once the loss diverges)"
+        )
 
     def _draw_live(self) -> None:
         lrs, losses = self._live
         if lrs:
-            done = len(lrs)
-            eta = None
-            if done > 1 and self._probe_started is not None:
-                eta = (time.monotonic() - self._probe_started) / (done - 1) * max(self._live_total - done, 0)
-            self.status.setText(
-                f"Probing: step {done}/{self._live_total}, lr {format_lr(lrs[-1])}, loss {losses[-1]:.3f}, "
-                f"about {format_duration(eta, 'estimating…')} left (it stops early once the loss diverges)"
-            )
             self.plot.show_progress(lrs, losses)
 
     def _ended(self, text: str) -> None:
         self._timer.stop()
-        self.status.setText(text)
+        self.run_controls.finished(text)
+
+    def _cancelled(self) -> None:
+        self._timer.stop()
+        self.run_controls.cancelled("Cancelled.")
 
     def _failed(self, message: str) -> None:
+        self._timer.stop()
         self.plot.clear()
-        self._ended(f"The LR finder failed: {message}")
+        self.state.status_message.emit(self.run_controls.failed("The LR finder", message))
 
     def _finished(self, result) -> None:
         self.results[result.stage] = result
@@ -309,7 +291,6 @@ class LrPage(UsesTrainingProcess, Page):
         if result.stage != self.stage():
             self.set_stage(result.stage)
         self.plot.show_result(result)
-        self.progress.setValue(self.progress.maximum())
         notes = []
         if result.cancelled:
             notes.append(f"Cancelled after {len(result.lrs)} steps; the curve is partial.")
@@ -382,11 +363,10 @@ class LrPage(UsesTrainingProcess, Page):
         defaults); a reopened project sets its own after this."""
         if self._slot.is_running():
             self._slot.cancel()
-            self._ended("")
+            self._timer.stop()
         had_curves = bool(self.results)
         self.results.clear()
-        self.status.setText("")
-        self.progress.setValue(0)
+        self.run_controls.cancelled("")  # idle, an empty bar and no line
         if had_curves:
             default = TrainConfig()
             self.state.update_train_config(head_lr=default.head_lr, base_lr=default.base_lr)

@@ -12,12 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
 )
@@ -32,6 +30,7 @@ from tlstudio.qt.widgets.image_tools import ImageTools
 from tlstudio.qt.widgets.prediction_results import PredictionResults
 from tlstudio.qt.widgets.prediction_view_controls import PredictionViewControls
 from tlstudio.qt.widgets.trust_dialog import ask_trust
+from tlstudio.qt.widgets.run_controls import RunControls
 from tlstudio.qt.workers import TaskSlot
 
 NO_MODEL = "No model yet: open a model file, drop one on this page, or train one."
@@ -86,11 +85,13 @@ class PredictPage(Page):
         self.folder_button.setToolTip("A folder whose subfolders are named after the classes also gives the accuracy")
         self.folder_button.clicked.connect(self._choose_folder)
 
-        self.progress = QProgressBar()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.cancel_button.clicked.connect(self.cancel)
-        self.status = QLabel("", wordWrap=True)
+        # No Start: dropping or choosing images starts a run.
+        self.run_controls = RunControls("", esc_scope=self, esc_help="Cancel loading or predicting (Predict page)",
+                                        show_start=False, hide_when_idle=True)
+        self.run_controls.cancel_requested.connect(self.cancel)
+        self.progress = self.run_controls.bar
+        self.cancel_button = self.run_controls.cancel_button
+        self.status = self.run_controls.status
 
         self.controls = PredictionViewControls()
         self.save_button = QPushButton("Save CSV…")
@@ -112,17 +113,13 @@ class PredictPage(Page):
         choose.addWidget(self.images_button)
         choose.addWidget(self.folder_button)
         drop_row.addLayout(choose)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.status, 2)
-        run_row.addWidget(self.progress, 1)
-        run_row.addWidget(self.cancel_button)
         view_row = QHBoxLayout()
         view_row.addWidget(self.controls, 1)
         view_row.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)
         layout.addLayout(drop_row)
-        layout.addLayout(run_row)
+        layout.addWidget(self.run_controls)
         layout.addLayout(view_row)
         layout.addWidget(self.results, 1)
         self.tools = ImageTools(self.state, self.table, lambda: self.model)
@@ -131,8 +128,10 @@ class PredictPage(Page):
         self._set_running(False)
 
     def _set_running(self, running: bool) -> None:
-        self.progress.setVisible(running)
-        self.cancel_button.setVisible(running)
+        if running:
+            self.run_controls.started(self.status.text())
+        else:
+            self.run_controls.finished()  # the status line says how it ended
 
     def _set_drop_active(self, active: bool) -> None:
         colors = ("#2b7bd6", "rgba(43,123,214,0.10)") if active else ("#9aa4ae", "transparent")
@@ -191,9 +190,7 @@ class PredictPage(Page):
         # An untrusted pickle comes back as the error itself: the GUI thread asks, then loads again.
         work = engine_task(LoadModelJob(path, trust))
         self.loading = path
-        self.status.setText(f"Loading {path.name}…")
-        self.progress.setRange(0, 0)
-        self._set_running(True)
+        self.run_controls.started(f"Loading {path.name}…")
         self.slot.start(work, name="load model", on_success=lambda result: self._on_loaded(path, result), on_failure=self._on_failed)
 
     def _on_loaded(self, path: Path, result) -> None:
@@ -251,9 +248,7 @@ class PredictPage(Page):
 
         work = engine_task(PredictJob(model.model_id, sources))
 
-        self.status.setText("Finding images…")
-        self.progress.setRange(0, 0)
-        self._set_running(True)
+        self.run_controls.started("Finding images…")
         self.slot.start(
             work,
             name="predict",
@@ -265,6 +260,8 @@ class PredictPage(Page):
 
     def cancel(self) -> None:
         """Stops loading (the model stays as it was) or predicting (what was predicted is kept)."""
+        if not self.slot.is_running():
+            return
         if self.loading is None:
             self.slot.request_cancel()
             return
@@ -275,9 +272,7 @@ class PredictPage(Page):
 
     def _on_progress(self, event) -> None:
         if getattr(event, "total", 0):  # "finding images" has no total yet: the status already says so
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-            self.status.setText(f"Predicting {event.message}…")
+            self.run_controls.progress(event.done, event.total, f"Predicting {event.message}…")
 
     def _on_predicted(self, result) -> None:
         self._set_running(False)
@@ -293,9 +288,9 @@ class PredictPage(Page):
             self.status.setText("")
 
     def _on_failed(self, message: str) -> None:
+        what = f"Loading {self.loading.name}" if self.loading is not None else "Predicting"
         self.loading = None
-        self._set_running(False)
-        self.status.setText(f"Failed: {message}")
+        self.run_controls.failed(what, message)
 
     def _on_cancelled(self) -> None:
         self._set_running(False)

@@ -14,7 +14,6 @@ import time
 from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlstudio.core.events import BatchEnd, DeviceSummary, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
+from tlstudio.core.events import BatchEnd, DeviceSummary, EarlierEpochs, EpochEnd, FitEnd, Message, Progress, StageStart, dropped_text
 from tlstudio.core.models.weights import weights_available
 from tlstudio.core.jobs.training import TrainedModel, TrainJob
 from tlstudio.qt import engine
@@ -35,6 +34,7 @@ from tlstudio.qt.pages.process_pages import UsesTrainingProcess
 from tlstudio.qt.widgets.config_summary import ConfigSummary
 from tlstudio.qt.widgets.epoch_table import EpochTable
 from tlstudio.qt.widgets.message_banner import MessageBanner
+from tlstudio.qt.widgets.run_controls import RunControls
 from tlstudio.qt.widgets.stale_model_banner import StaleModelBanner
 from tlstudio.qt.widgets.train_progress import TrainProgress
 from tlstudio.qt.widgets.training_curves import TrainingCurves
@@ -105,47 +105,39 @@ class TrainPage(UsesTrainingProcess, Page):
         settings_box = QGroupBox("Next run")
         QVBoxLayout(settings_box).addWidget(self.summary)
 
-        self.start_button = QPushButton("Start training")
+        # The two-stage progress is the controls' own display; "Cancelling…" goes on its line.
+        self.progress = TrainProgress()
+        self.run_controls = RunControls("Start training", esc_scope=self, esc_help="Cancel training (Train page)",
+                                        cancelling_text=None, progress_widget=self.progress)
+        self.run_controls.start_requested.connect(lambda: self.start())
+        self.run_controls.cancel_requested.connect(self._cancel_requested)
+        self.start_button = self.run_controls.start_button
         self.start_button.setToolTip(
             "Train with the settings shown: stage 1 (head only), then stage 2 (unfrozen); "
             "the curves and the epoch table fill in live, Esc cancels"
         )
         self.start_button.setDefault(True)
-        self.start_button.clicked.connect(lambda: self.start())
-        self.cancel_button = QPushButton("Cancel (Esc)")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
-        self.cancel_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.cancel_shortcut.setWhatsThis("Cancel training (Train page)")
-        self.progress = TrainProgress()
+        self.cancel_button = self.run_controls.cancel_button
+        self.cancel_shortcut = self.run_controls.cancel_shortcut
         self.weights_banner = MessageBanner()
         self.weights_button = QPushButton("Import weights on the Model page…")
         self.weights_button.clicked.connect(lambda: state.navigate("model"))
         self.weights_button.hide()
         self.device_label = QLabel()  # where and how the run computes (DeviceSummary)
         self.device_label.setWordWrap(True)
-        self.result_label = QLabel()
-        self.result_label.setWordWrap(True)
-        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.result_label = self.run_controls.status  # how the run ended, in bold
         bold = self.result_label.font()
         bold.setBold(True)
         self.result_label.setFont(bold)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
         run_box = QGroupBox("Run")
         run_layout = QVBoxLayout(run_box)
-        run_layout.addLayout(buttons)
+        run_layout.addWidget(self.run_controls)
         run_layout.addWidget(self.weights_banner)
         self.stale_banner = StaleModelBanner(state)
         run_layout.addWidget(self.stale_banner)
         run_layout.addWidget(self.weights_button)
-        run_layout.addWidget(self.progress)
         run_layout.addWidget(self.device_label)
-        run_layout.addWidget(self.result_label)
         run_layout.addStretch(1)
 
         top = QHBoxLayout()
@@ -224,7 +216,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self.progress.note("Preparing data and model…" if self.start_from is None else
                            f"Preparing data and model from {self.start_from}…")
         self.progress.flush()
-        self.result_label.setText("")
+        self.run_controls.started()
         self.device_label.setText("")
         self._started_at = time.monotonic()
         self._slot.start(
@@ -238,16 +230,17 @@ class TrainPage(UsesTrainingProcess, Page):
         self._timer.start()
 
     def cancel(self) -> None:
-        if not self.is_training():
-            return
+        """Cancel button, Esc, or the window closing."""
+        if self.is_training():
+            self.run_controls.cancel()
+
+    def _cancel_requested(self) -> None:
         self._slot.request_cancel()
-        self.cancel_button.setEnabled(False)
         self.progress.note("Cancelling after this batch…")
         self.flush()
 
     def _running_changed(self, running: bool) -> None:
         self.start_button.setEnabled(not running and not missing_weights(self.state.train_config, self.start_from))
-        self.cancel_button.setEnabled(running)
         self.summary.set_editable(not running)
         if not running:
             self.ready_training_process()  # for the next run
@@ -264,6 +257,10 @@ class TrainPage(UsesTrainingProcess, Page):
             self.table.add_epoch(ev)
             if ev.dropped:
                 self.state.status_message.emit(dropped_text(len(ev.dropped)))
+        elif isinstance(ev, EarlierEpochs):  # a resumed run: the epochs before it stopped
+            from tlstudio.qt.project_pages import show_run_history
+
+            show_run_history(self, ev.history)
         elif isinstance(ev, StageStart):
             self.curves.start_stage(ev)
             self.progress.start_stage(ev)
@@ -297,11 +294,11 @@ class TrainPage(UsesTrainingProcess, Page):
         self._next_plot = (parts.index(part) + 1) % len(parts)
 
     # -- end of run ------------------------------------------------------------
-    def _end(self, text: str, progress_text: str = "", completed: bool = False) -> None:
+    def _end(self, progress_text: str, completed: bool = False) -> None:
+        """The controls have said how the run ended; the progress line says how far it got."""
         self._timer.stop()
         self.flush()  # the timer is stopped: everything is drawn
-        self.progress.finish(progress_text or text, completed)
-        self.result_label.setText(text)
+        self.progress.finish(progress_text, completed)
 
     def _succeeded(self, result) -> None:
         self.result = result
@@ -311,20 +308,22 @@ class TrainPage(UsesTrainingProcess, Page):
         if usable and self.state.dataset is self._run_dataset:  # not if another dataset was opened meanwhile
             self.state.set_training(result)
         if result.status == "failed":
-            self._end(f"Training failed: {result.message}")
+            self._failed(result.message)
             return
+        self.run_controls.finished(result.message)
         self._end(
-            result.message,
             f"{result.status.capitalize()}: {self.epochs_seen} epochs, {self.batches_seen} batches in {elapsed:.1f}\u00a0s.",  # never "s." alone
             completed=result.status == "completed",
         )
         self.state.status_message.emit(result.message)
 
     def _failed(self, message: str) -> None:
-        self._end(f"Training failed: {message}")
+        self._end(self.run_controls.failed("Training", message))
 
     def _cancelled(self) -> None:
-        self._end("Cancelled before a model was built; nothing was kept.")
+        text = "Cancelled before a model was built; nothing was kept."
+        self.run_controls.cancelled(text)
+        self._end(text)
 
     # -- layout and checks that follow the config ----------------------------------
     def _config_changed(self, config) -> None:

@@ -85,10 +85,11 @@ class ConfigSummary(QWidget):
             label.setWordWrap(True)
             self.labels[key] = label
             form.addRow(title + ":", label)
-        self.keep_best = QCheckBox("Keep the best epoch (lowest validation loss), not the last")
+        self.keep_best = QCheckBox("Keep the most accurate epoch, not the last")
         self.keep_best.setToolTip(
-            "Keep the weights of the epoch with the lowest validation loss, not those after the last epoch "
-            "(the validation loss is measured after every epoch)"
+            "Keep the weights of the epoch with the highest validation accuracy (of equally accurate epochs, "
+            "the one with the lower validation loss), not those after the last epoch; both are measured after "
+            "every epoch"
         )
         self.early_stop = QCheckBox("Stop early after")
         self.early_stop.setToolTip("Stop the run when the validation loss has not improved for this many epochs")

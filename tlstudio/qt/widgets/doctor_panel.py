@@ -11,15 +11,13 @@ config. Selected findings give their images to the selection actions.
 """
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -32,8 +30,8 @@ from tlstudio.core.doctor.findings import KINDS, TITLES, DoctorFindings
 from tlstudio.core.doctor.job import DoctorConfig
 from tlstudio.core.jobs.data import DoctorJob
 from tlstudio.qt.engine import engine_task
-from tlstudio.core.durations import format_duration
 from tlstudio.core.events import Progress
+from tlstudio.qt.widgets.run_controls import RunControls
 from tlstudio.qt.workers import TaskSlot
 
 SHOWN_PER_KIND = 25  # findings listed per kind; the rest are counted
@@ -41,6 +39,7 @@ FINDING_ROLE = Qt.ItemDataRole.UserRole + 1  # the Finding of a row
 IMBALANCE_FIXES = (("loss_weights", "Weight the loss"), ("oversample", "Oversample"))
 THUMBS_PER_FINDING = 4
 THUMB_PX = 48
+STATUS_MIN_WIDTH = 340  # a status line of two lines at most, and the page still fits 1024 px
 
 
 class DoctorPanel(QWidget):
@@ -57,26 +56,26 @@ class DoctorPanel(QWidget):
         self.imbalance = "none"  # the training config's choice, shown on the imbalance group
         self.actions: QWidget | None = None
         self.slot = TaskSlot(self)
-        self._task_start: dict[str, tuple[float, int]] = {}
 
         self.title = QLabel("<b>Dataset doctor</b>: duplicates, leaks, label errors, imbalance and outliers")
-        self.run_button = QPushButton("Check dataset")
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.slot.request_cancel)
-        self.cancel_button.hide()
-        self.progress = QProgressBar()
+        # Esc cancels the check while the focus is in the panel (the page has no other Esc).
+        self.run_controls = RunControls("Check dataset", esc_help="Cancel the dataset check (Data page)",
+                                        hide_when_idle=True, hide_start_while_running=True)
+        self.run_controls.start_requested.connect(self.start)
+        self.run_controls.cancel_requested.connect(self.slot.request_cancel)
+        self.run_button = self.run_controls.start_button
+        self.cancel_button = self.run_controls.cancel_button
+        self.progress = self.run_controls.bar
         self.progress.setMaximumWidth(280)
-        self.progress.hide()
-        self.status = QLabel()
+        self.status = self.run_controls.status
+        # Its height, no more: the findings below take what the panel has to spare.
+        self.run_controls.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.run_controls.setMinimumWidth(STATUS_MIN_WIDTH)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
-        header.addWidget(self.title)
+        header.addWidget(self.title, 0, Qt.AlignmentFlag.AlignTop)
         header.addStretch(1)
-        header.addWidget(self.status)
-        header.addWidget(self.progress)
-        header.addWidget(self.cancel_button)
-        header.addWidget(self.run_button)
+        header.addWidget(self.run_controls)
 
         self.tree = QTreeWidget()
         self.tree.setColumnCount(4)
@@ -121,20 +120,18 @@ class DoctorPanel(QWidget):
         self.tree.hide()
         if self.actions is not None:
             self.actions.hide()
-        self.status.setText("")
-        self._running(False)
+        self.run_controls.cancelled("")  # idle, nothing said
         self.run_button.setEnabled(spec is not None)
 
     def start(self) -> None:
         spec, config = self.spec, self.config
         if spec is None:
             return
-        self._task_start.clear()
         self.report = None
-        self.status.setText("Reading pixels…")
-        self._running(True)
+        self.run_controls.started("Reading pixels…")
         self.slot.start(engine_task(DoctorJob(spec, config)), name="doctor",
-                        on_event=self._on_event, on_success=self._on_done, on_failure=self._on_failed)
+                        on_event=self._on_event, on_success=self._on_done, on_failure=self._on_failed,
+                        on_cancel=lambda: self.run_controls.cancelled("Cancelled before the pixel pass ended."))
 
     def is_running(self) -> bool:
         return self.slot.is_running()
@@ -142,40 +139,24 @@ class DoctorPanel(QWidget):
     def shutdown(self) -> None:
         self.slot.stop_and_wait()
 
-    def _running(self, running: bool) -> None:
-        self.progress.setVisible(running)
-        self.cancel_button.setVisible(running)
-        self.run_button.setVisible(not running)
-
     def _on_event(self, event) -> None:
         if isinstance(event, Progress):
-            self._show_progress(event)
+            self.run_controls.progress(event.done, event.total, event.task)  # each pass starts its ETA afresh
         elif isinstance(event, DoctorFindings):
             self.show_findings(event.findings)
             if not event.final:
-                self.status.setText("Pixel pass done; now the features…")
-
-    def _show_progress(self, e: Progress) -> None:
-        now = time.monotonic()
-        start, first = self._task_start.setdefault(e.task, (now, e.done))
-        rate = (e.done - first) / (now - start) if now > start and e.done > first else 0.0
-        eta = format_duration((e.total - e.done) / rate if rate else None, "estimating…")
-        self.progress.setRange(0, max(e.total, 1))
-        self.progress.setValue(e.done)
-        self.status.setText(f"{e.task}: {e.done:,}/{e.total:,}, {eta} left")
+                self.run_controls.note("Pixel pass done; now the features…")
 
     def _on_done(self, report) -> None:
         self.report = report
-        self._running(False)
         n = len(report.findings)
         how = "Cancelled; kept the findings of the pixel pass" if report.status == "cancelled" else "Done"
         note = f" ({report.notes[-1]})" if report.notes else ""
-        self.status.setText(f"{how}: {n:,} finding{'s' if n != 1 else ''}{note}")
+        self.run_controls.finished(f"{how}: {n:,} finding{'s' if n != 1 else ''}{note}")
         self.run_button.setText("Check again")
 
     def _on_failed(self, message: str) -> None:
-        self._running(False)
-        self.status.setText(f"The check failed: {message}")
+        self.run_controls.failed("The check", message)
 
     def show_findings(self, findings) -> None:
         self.findings = tuple(findings)

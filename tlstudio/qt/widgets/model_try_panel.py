@@ -9,6 +9,7 @@ they trust it. The other formats hold no pickle and open without asking.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -34,6 +35,15 @@ from tlstudio.qt.workers import TaskSlot
 NO_MODEL = "No model yet: export one, or open a model file."
 
 
+def breakable(name: str) -> str:
+    """`name` as rich text that may wrap after - and _ (a zero-width space there): a long model
+    file name in one unbreakable word widened the whole Export page."""
+    escaped = html.escape(name)
+    for mark in "-_":
+        escaped = escaped.replace(mark, mark + "\u200b")
+    return escaped
+
+
 class ModelTryPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Try it", parent)
@@ -54,7 +64,7 @@ class ModelTryPanel(QGroupBox):
         self.pick_button = QPushButton("Choose images…")
         self.pick_button.clicked.connect(self._choose_images)
         clear = QPushButton("Clear")
-        self.predictions = PredictionList()
+        self.predictions = PredictionList(thumb_size=44)  # the panel is narrow beside the export
         clear.clicked.connect(self.predictions.clear)
         # On a line of its own, wrapped: beside the buttons a long message widened the whole page.
         self.status = QLabel("", wordWrap=True)
@@ -91,7 +101,7 @@ class ModelTryPanel(QGroupBox):
 
     def _show_model(self) -> None:
         has = self.model_path is not None
-        self.model_label.setText(f"Model: <b>{self.model_path.name}</b>" if has else NO_MODEL)
+        self.model_label.setText(f"Model: <b>{breakable(self.model_path.name)}</b>" if has else NO_MODEL)
         self.model_label.setToolTip(str(self.model_path) if has else "")
         self.pick_button.setEnabled(has)
 

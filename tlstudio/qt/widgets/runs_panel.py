@@ -14,13 +14,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from tlstudio.core.durations import format_duration
 from tlstudio.core.printable import printable
 from tlstudio.core.project.compare import RunComparison, compare_runs
-from tlstudio.core.project.layout import ProjectError
+from tlstudio.core.project.layout import MODEL_FILE, ProjectError
 from tlstudio.core.project.run_summaries import RunSummary, summarize_runs, table_columns
 from tlstudio.qt.widgets.runs_plot import RunsPlot, run_colour
 
@@ -52,12 +52,20 @@ def _item(text: str, number=None, tip: str = "") -> QTableWidgetItem:
     return item
 
 
+def _has_model(run: RunSummary) -> bool:
+    return run.folder is not None and (Path(run.folder) / MODEL_FILE).is_file()
+
+
 def run_name(number: int) -> str:
     return f"run {number:03d}"
 
 
 class RunsPanel(QWidget):
     selection_changed = Signal(list)  # the selected run numbers, in run order
+    evaluate_requested = Signal(int)  # make the run current and show the Evaluate page
+    export_requested = Signal(int)  # make the run current and show the Export page
+    resume_requested = Signal(int)  # continue the unfinished run
+    start_from_requested = Signal(Path)  # the run's folder, as the model a new run starts from
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -105,8 +113,18 @@ class RunsPanel(QWidget):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addWidget(self.heading)
         layout.addWidget(body, 1)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.export_button = QPushButton("Export")
+        self.start_from_button = QPushButton("Start a new run from it")
+        self.resume_button = QPushButton("Resume")
+        self.evaluate_button.clicked.connect(lambda: self._act(self.evaluate_requested))
+        self.export_button.clicked.connect(lambda: self._act(self.export_requested))
+        self.resume_button.clicked.connect(lambda: self._act(self.resume_requested))
+        self.start_from_button.clicked.connect(self._start_from)
         row = QHBoxLayout()
         row.addWidget(self.message, 1)
+        for button in (self.evaluate_button, self.export_button, self.start_from_button, self.resume_button):
+            row.addWidget(button)
         layout.addLayout(row)
         self.set_project(None)
 
@@ -199,7 +217,41 @@ class RunsPanel(QWidget):
         else:
             self.message.setText("")
         self._draw()
+        self._update_actions(numbers)
         self.selection_changed.emit(numbers)
+
+    # -- acting on one run --------------------------------------------------------------
+    def _one(self) -> RunSummary | None:
+        numbers = self.selected_runs()
+        if len(numbers) != 1:
+            return None
+        return next(s for s in self.summaries if s.number == numbers[0])
+
+    def _update_actions(self, numbers) -> None:
+        run = self._one()
+        pick = "Select one run" if len(numbers) != 1 else ""
+        has_model = run is not None and _has_model(run)
+        no_model = "" if has_model or run is None else f"Run {run.number:03d} kept no model (no epoch completed)"
+        for button, tip in ((self.evaluate_button, "Make this run the current one and evaluate its model"),
+                            (self.export_button, "Make this run the current one and export its model"),
+                            (self.start_from_button, "Train a new run that starts from this run's model")):
+            button.setEnabled(has_model)
+            button.setToolTip(pick or no_model or tip)
+        resumable = run is not None and run.state not in ("completed", "training")  # "training": live
+        self.resume_button.setVisible(resumable)
+        self.resume_button.setEnabled(resumable)
+        self.resume_button.setToolTip(f"Continue run {run.number:03d} from its last completed epoch" if resumable
+                                      else "")
+
+    def _act(self, signal) -> None:
+        run = self._one()
+        if run is not None:
+            signal.emit(run.number)
+
+    def _start_from(self) -> None:
+        run = self._one()
+        if run is not None and _has_model(run):
+            self.start_from_requested.emit(Path(run.folder))
 
     def _draw(self) -> None:
         c = self.comparison
