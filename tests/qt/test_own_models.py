@@ -193,3 +193,13 @@ def test_a_project_keeps_the_model_its_runs_start_from(qtbot, main_window, first
         assert second.projects.unsaved() == ["the choices in project clothes changed since it was saved"]
     finally:
         second.close()
+
+
+def test_the_runs_panel_starts_a_new_run_from_the_selected_run(qtbot, main_window, first, other_data):
+    window = main_window
+    open_dataset(qtbot, window, other_data.root)
+    window.runs_dock.panel.start_from_requested.emit(first.run)  # "Start a new run from it"
+    page = window.pages["model"]
+    assert window.current_page_key() == "model" and page.start_from == str(first.run)
+    assert page.start_line.text().startswith("Starts from run 001 of shoes (mobilenet_v2, trained on shoes-data)")
+    assert window.pages["train"].summary.labels["model"].text() == "mobilenet_v2, from run 001 of shoes"
