@@ -187,3 +187,32 @@ class IsHeld:
         from tlstudio.core.jobs import held
 
         return any(m == self.model_id for m, _ in held.items())
+
+
+class BodyCarried:
+    """How the held model `model_id`'s body compares with the body of the `.tlsmodel` at
+    `path`, and with the ImageNet weights a fresh learner for `spec` gets; and its head's size."""
+
+    def __init__(self, model_id: str, path: str, spec, config):
+        self.model_id, self.path, self.spec, self.config = model_id, path, spec, config
+
+    def __call__(self, reporter) -> dict:
+        import torch
+
+        from tlstudio.core.delivery.model_file import read_tlsmodel
+        from tlstudio.core.jobs import held
+        from tlstudio.core.training.run import prepare_learner
+
+        learn = held.get(self.model_id).learn
+        ours = {k: v.detach().cpu() for k, v in learn.model.state_dict().items()}
+        _, theirs = read_tlsmodel(Path(self.path))
+        body = {k: v for k, v in theirs.items() if k.startswith("0.")}
+        imagenet = prepare_learner(self.spec, self.config).model.state_dict()
+        return {
+            "keys": len(body),
+            "same_keys": set(body) == {k for k in ours if k.startswith("0.")},
+            "unequal": [k for k, v in body.items() if not torch.equal(ours[k], v)],
+            "differs_from_imagenet": [k for k, v in body.items() if not torch.equal(imagenet[k].cpu(), v)],
+            "head_out": learn.model[1][-1].out_features,
+            "vocab": list(learn.dls.vocab),
+        }

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from tlstudio.core.errors import UserFacingError
 from tlstudio.core.jobs.project import ProjectResume, ProjectTrain, RestoreRunJob
+from tlstudio.core.jobs.training import StartFromModel
 from tlstudio.core.project.dataset_ref import DatasetMovedError, ScanSettings, dataset_ref
 from tlstudio.core.project.layout import PROJECT_FILE, ProjectError, project_dir, run_dir
 from tlstudio.core.project.project_file import (
@@ -84,6 +85,7 @@ class ProjectController(QObject):
         window.pages["train"].may_start = self._may_start_run
         self.state.training_changed.connect(self._training_changed)
         self.state.dataset_changed.connect(self._dataset_changed)
+        window.pages["model"].start_from_changed.connect(lambda _path: self.refresh_train_target())
 
     # -- unsaved work ---------------------------------------------------------------
     def unsaved(self) -> list[str]:
@@ -184,16 +186,21 @@ class ProjectController(QObject):
         self._saved(project)
 
     def _use_project_runs(self, project) -> None:
-        """While a project is open, the Train page's runs go into it."""
-        train = self.window.pages["train"]
-        train.task_fn = (self._plain_train if project is None else
-                         functools.partial(train_task, target=ProjectTrain(str(project.root), project.dataset.scan,
-                                                                          self._start_from())))
+        """While a project is open, the Train page's runs go into it; with or without one, they
+        start from the Model page's own model when one is chosen."""
+        train, start = self.window.pages["train"], self._start_from()
+        if project is not None:
+            train.task_fn = functools.partial(train_task, target=ProjectTrain(str(project.root), project.dataset.scan,
+                                                                              start))
+        elif start is not None:
+            train.task_fn = functools.partial(train_task, target=StartFromModel(start))
+        else:
+            train.task_fn = self._plain_train
+        train.set_start_from(self.window.pages["model"].start_label())
 
     def refresh_train_target(self) -> None:
-        """The model to start from changed: the next run in the project starts from it."""
-        if self.projects.project is not None:
-            self._use_project_runs(self.projects.project)
+        """The model to start from changed: the next run starts from it."""
+        self._use_project_runs(self.projects.project)
 
     def _start_from(self) -> str | None:
         return getattr(self.window.pages["model"], "start_from", None)

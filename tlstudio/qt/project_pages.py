@@ -3,9 +3,10 @@
 What the pages hold lives mostly in `state.train_config` (split share and seed,
 augmentation, architecture, depth, rates, stages, keep-best, imbalance); the
 rest is each page's own: the LR finder's curves and the stage shown, the
-Evaluate page's split, the Export page's path and format, the page on screen,
-the project's current run, and the dataset's edit list (paths relative to the
-dataset, so it follows the dataset when it moves).
+Evaluate page's split, the Export page's path and format, the model the runs
+start from (when one of your own), the page on screen, the project's current
+run, and the dataset's edit list (paths relative to the dataset, so it follows
+the dataset when it moves).
 """
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ def collect_pages(window) -> dict:
     """The window's choices, as JSON values."""
     state, pages = window.state, window.pages
     lr, export, evaluate = pages["lr"], pages["export"], pages["evaluate"]
+    # Only when chosen: a project saved before there was a choice reads as unchanged.
+    model = {} if pages["model"].start_from is None else {"model": {"start_from": pages["model"].start_from}}
     return {
+        **model,
         "version": VERSION,
         "config": config_to_dict(state.train_config),
         "lr": {"stage": lr.stage(), "status": lr.status.text(),
@@ -94,6 +98,8 @@ def apply_pages(window, pages: dict, source: Path) -> None:
     state = window.state
     if isinstance(pages.get("config"), dict):
         state.set_train_config(config_from_dict(pages["config"], source))
+    start_from = (pages.get("model") or {}).get("start_from")
+    window.pages["model"].set_start_from(start_from if isinstance(start_from, str) else None)
     apply_edits(state, pages)
     lr_pages = pages.get("lr") or {}
     results = {r.stage: r for r in map(lr_result_from_dict, lr_pages.get("results", ()))}

@@ -31,7 +31,13 @@ class RunsDock(QDockWidget):
         self.panel.evaluate_requested.connect(lambda number: controller.show_run(number, "evaluate"))
         self.panel.export_requested.connect(lambda number: controller.show_run(number, "export"))
         self.panel.resume_requested.connect(controller.resume)
+        self.panel.start_from_requested.connect(self._start_from)
         self.visibilityChanged.connect(lambda shown: shown and self._stale and self.refresh())
+
+    def _start_from(self, folder) -> None:
+        """The next run starts from the run's model: the Model page shows what that means."""
+        self.window_.pages["model"].set_start_from(str(folder))
+        self.window_.show_page("model")
 
     def _project_changed(self, project) -> None:
         root = self.window_.state.project.root

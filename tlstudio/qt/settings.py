@@ -1,4 +1,4 @@
-"""What the app remembers between runs: window geometry, recent datasets and projects, and the folders file dialogs last used (QSettings).
+"""What the app remembers between runs: window geometry, recent datasets and projects, the model files added as starting points, and the folders file dialogs last used (QSettings).
 
 `TLSTUDIO_SETTINGS_DIR` points the settings at a folder of their own (tests use
 it so no test ever reads or writes the user's real settings).
@@ -65,6 +65,19 @@ def add_recent_project(path: str | Path) -> list[str]:
 
 def forget_recent_project(path: str | Path) -> list[str]:
     return _forget_recent("recent/projects", path)
+
+
+def own_model_files() -> list[str]:
+    """The .tlsmodel files added to the Model page's "Your models", newest first."""
+    return _recent("models/files")
+
+
+def add_own_model_file(path: str | Path) -> list[str]:
+    return _add_recent("models/files", path)
+
+
+def forget_own_model_file(path: str | Path) -> list[str]:
+    return _forget_recent("models/files", path)
 
 
 def save_window(geometry: QByteArray, window_state: QByteArray) -> None:

@@ -54,6 +54,22 @@ def _train(spec, config, reporter):
 
 
 @dataclass(frozen=True)
+class StartFromModel:
+    """A `TrainJob` target: `training.run` from your own model at `path` (a `.tlsmodel` or a
+    project's run folder): its architecture, body and layer groups, a new head for `spec`."""
+
+    path: str
+
+    def __call__(self, spec, config, reporter):
+        from tlstudio.core.project.starting_model import config_for, learner_from_model, starting_model
+        from tlstudio.core.training import run as training
+
+        start = starting_model(self.path)
+        config = config_for(config, start)
+        return training.run(spec, config, reporter, learn=learner_from_model(spec, config, start, reporter))
+
+
+@dataclass(frozen=True)
 class TrainJob:
     """`training.run`; `target(spec, config, reporter)` may replace it (picklable)."""
 

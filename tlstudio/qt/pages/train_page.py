@@ -49,9 +49,10 @@ TABLE_ROWS_SHOWN = 8  # the epoch table fits up to this many epochs without scro
 LR_PLOT_MIN_HEIGHT = 90  # room for the schedule's shape and its axis labels
 
 
-def missing_weights(config) -> str:
-    """Why a run would need to download weights first, or "" when it can start offline."""
-    if not config.pretrained or config.weights_file is not None or weights_available(config.arch):
+def missing_weights(config, start_from: str | None = None) -> str:
+    """Why a run would need to download weights first, or "" when it can start offline
+    (as it always can from your own model, `start_from`)."""
+    if start_from is not None or not config.pretrained or config.weights_file is not None or weights_available(config.arch):
         return ""
     return (
         f"The pretrained {config.arch} weights are not on this machine, so training would stop at a download. "
@@ -97,6 +98,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self._ticks = 0
         self._next_plot = 0  # index in TrainingCurves.PARTS of the plot to repaint next
         self._run_dataset = None  # the dataset open when the run started
+        self.start_from: str | None = None  # the Model page's own model the runs start from, by its label
 
         self.summary = ConfigSummary()
         self.summary.options_changed.connect(lambda changes: state.update_train_config(**changes))
@@ -211,7 +213,8 @@ class TrainPage(UsesTrainingProcess, Page):
         self.curves.reset()
         self.table.reset()
         self.progress.reset({1: config.freeze_epochs, 2: config.epochs})
-        self.progress.note("Preparing data and model…")
+        self.progress.note("Preparing data and model…" if self.start_from is None else
+                           f"Preparing data and model from {self.start_from}…")
         self.progress.flush()
         self.run_controls.started()
         self.device_label.setText("")
@@ -237,7 +240,7 @@ class TrainPage(UsesTrainingProcess, Page):
         self.flush()
 
     def _running_changed(self, running: bool) -> None:
-        self.start_button.setEnabled(not running and not missing_weights(self.state.train_config))
+        self.start_button.setEnabled(not running and not missing_weights(self.state.train_config, self.start_from))
         self.summary.set_editable(not running)
         if not running:
             self.ready_training_process()  # for the next run
@@ -329,9 +332,16 @@ class TrainPage(UsesTrainingProcess, Page):
         if not self.is_training():
             self._show_missing_weights(config)
 
+    def set_start_from(self, label: str | None) -> None:
+        """The next runs start from your own model `label` (None: from the ImageNet weights)."""
+        self.start_from = label
+        self.summary.set_start_from(label)
+        if not self.is_training():
+            self._show_missing_weights(self.state.train_config)
+
     def _show_missing_weights(self, config) -> bool:
         """Say, before any run starts, when it would need a download; True when it would."""
-        why = missing_weights(config)
+        why = missing_weights(config, self.start_from)
         if why:
             self.weights_banner.show_message(why, "warning")
         else:

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QL
 
 from tlstudio.core.dataset import imbalance
 from tlstudio.core.config import AUGMENT_PRESETS, AugmentConfig, TrainConfig
+from tlstudio.core.printable import printable
 from tlstudio.qt.widgets.lr_plot import format_lr
 
 
@@ -118,9 +119,25 @@ class ConfigSummary(QWidget):
         self.patience.valueChanged.connect(self._emit)
         self.bs.valueChanged.connect(self._emit)
         self._updating = False
+        self._config: TrainConfig | None = None
+        self._start_from: str | None = None
+
+    def set_start_from(self, label: str | None) -> None:
+        """The run starts from your own model `label` (None: the ImageNet or random weights)."""
+        self._start_from = label
+        if self._config is not None:
+            self._show_model(self._config)
+
+    def _show_model(self, c: TrainConfig) -> None:
+        if self._start_from is not None:
+            text = f"{c.arch}, from {printable(self._start_from)}"  # one line at 1024 px
+        else:
+            text = f"{c.arch}, " + ("pretrained" if c.pretrained else "random weights (from scratch)")
+        self.labels["model"].setText(text)
 
     def set_config(self, c: TrainConfig) -> None:
-        self.labels["model"].setText(f"{c.arch}, " + ("pretrained" if c.pretrained else "random weights (from scratch)"))
+        self._config = c
+        self._show_model(c)
         self.labels["images"].setText(describe_augment(c.augment))
         self.labels["stage1"].setText(describe_stage1(c))
         self.labels["stage2"].setText(describe_stage2(c))
