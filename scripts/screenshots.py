@@ -195,8 +195,9 @@ def main() -> int:
             window.show()
             run_workflow(window, demo, tuple(args.epochs), work / "models")
             problems = grab_every_page(app, window, args.out)
+            print("\n".join(problems) or "Nothing clipped.", flush=True)
+            window.projects.confirm_discard = lambda _what, _reasons: "discard"  # the demo run is not kept
             window.close()
-        print("\n".join(problems) or "Nothing clipped.")
         return 1 if problems else 0
     finally:
         if server is not None:
