@@ -90,3 +90,22 @@ def test_a_starting_point_that_is_no_model_is_one_line(first, tmp_path, capsys, 
         starting_model(tmp_path / "fake.tlsmodel")
     run = tlstudio(capsys, "train", other_spec.root, "--from", tmp_path / "missing.tlsmodel", "--device", "cpu")
     assert run.rc == 2 and run.err.strip().endswith("missing.tlsmodel: no such model file")
+
+
+def test_the_lr_finder_probes_the_model_the_run_starts_from(first, other_spec, tiny_config):
+    """With your own model chosen, the finder's learner has that model's body: the same seed and
+    head give another curve than from ImageNet's, and the finder says where it started."""
+    import numpy as np
+
+    from tlstudio.core.events import Message
+    from tlstudio.core.jobs.training import LrFindJob
+
+    config = tiny_config.with_(seed=3)
+    runs = {}
+    for name, start in (("imagenet", None), ("own", str(first.run))):
+        reporter = ListReporter()
+        runs[name] = (LrFindJob(other_spec, config, 2, {"num_it": 8}, start_from=start)(reporter), reporter.events)
+    (imagenet, _), (own, events) = runs["imagenet"], runs["own"]
+    assert len(own.lrs) == len(imagenet.lrs) == 8 and own.suggestions
+    assert any(isinstance(e, Message) and "starts from run 001 of first" in e.text for e in events)
+    assert not np.allclose(own.losses[:3], imagenet.losses[:3])

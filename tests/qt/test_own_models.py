@@ -79,6 +79,7 @@ def test_a_second_dataset_starts_from_the_first_run_and_keeps_its_body(
         model_page.tabs.setCurrentIndex(1)
         own.table.selectRow(row)  # as a click does
     assert chosen.args == [str(first.run)] and model_page.start_from == str(first.run)
+    assert window.pages["lr"].start_from == str(first.run)  # the LR finder probes the same starting point
     assert model_page.start_line.text() == (
         "Starts from run 001 of shoes (mobilenet_v2, trained on shoes-data): its body and "
         f"{len(model_page.starting.layer_groups)} layer groups are kept, a new head for 4 classes.")
@@ -113,6 +114,7 @@ def test_a_second_dataset_starts_from_the_first_run_and_keeps_its_body(
 
     model_page.imagenet_button.click()
     assert model_page.start_from is None and not model_page.start_line.isVisible()
+    assert window.pages["lr"].start_from is None
     assert train.summary.labels["model"].text() == "mobilenet_v2, pretrained"
 
 

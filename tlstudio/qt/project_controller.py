@@ -197,6 +197,7 @@ class ProjectController(QObject):
         else:
             train.task_fn = self._plain_train
         train.set_start_from(self.window.pages["model"].start_label())
+        self.window.pages["lr"].start_from = start
 
     def refresh_train_target(self) -> None:
         """The model to start from changed: the next run starts from it."""

@@ -104,19 +104,32 @@ def copy_of_trained(model_id: str, spec, config):
 
 @dataclass(frozen=True)
 class LrFindJob:
-    """`lr_find.find_lr` for one stage; stage 2 starts from a copy of held model `model_id` when given."""
+    """`lr_find.find_lr` for one stage; stage 2 starts from a copy of held model `model_id` when
+    given. Otherwise the learner is the one the next run starts from: your own model at
+    `start_from` (a `.tlsmodel` or a run folder, as `StartFromModel` builds it), or ImageNet's."""
 
     spec: DatasetSpec
     config: TrainConfig
     stage: int
     options: dict = field(default_factory=dict)
     model_id: str | None = None
+    start_from: str | None = None
 
     def __call__(self, reporter):
         from tlstudio.core.training.lr_find import find_lr
 
-        learn = copy_of_trained(self.model_id, self.spec, self.config) if self.model_id else None
-        return find_lr(self.spec, self.config, unfreeze_depth=self.config.unfreeze_depth, stage=self.stage,
+        config, learn = self.config, None
+        if self.model_id:
+            learn = copy_of_trained(self.model_id, self.spec, config)
+        elif self.start_from:
+            from tlstudio.core.events import Message
+            from tlstudio.core.project.starting_model import config_for, learner_from_model, starting_model
+
+            start = starting_model(self.start_from)
+            config = config_for(config, start)
+            reporter.emit(Message("info", f"The finder starts from {start.label}"))
+            learn = learner_from_model(self.spec, config, start, reporter)
+        return find_lr(self.spec, config, unfreeze_depth=config.unfreeze_depth, stage=self.stage,
                        reporter=reporter, learn=learn, **self.options)
 
 

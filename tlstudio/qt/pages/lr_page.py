@@ -48,12 +48,13 @@ def rate_warning(lr: float, result) -> str:
     return ""
 
 
-def lr_find_task(spec, config, stage, trained, options, reporter, wrap=None):
+def lr_find_task(spec, config, stage, trained, options, reporter, wrap=None, start_from=None):
     """Runs in the worker thread; the finder itself runs in the engine process, so it does
     not share the GIL with the window. Stage 2 starts from a copy of the trained model held
-    there (the held one is left as it is). `wrap(job)` may replace the job (picklable)."""
+    there (the held one is left as it is); otherwise from your own model `start_from` when
+    the Model page chose one. `wrap(job)` may replace the job (picklable)."""
     model_id = trained.model.id if stage == 2 and trained is not None else None
-    job = LrFindJob(spec, config, stage, dict(options), model_id)
+    job = LrFindJob(spec, config, stage, dict(options), model_id, None if model_id else start_from)
     return engine.host().run(wrap(job) if wrap else job, reporter)
 
 
@@ -74,7 +75,8 @@ class LrPage(UsesTrainingProcess, Page):
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
-        self.task_fn = lr_find_task
+        self.task_fn = self._find  # (spec, config, stage, trained, options, reporter) -> LrFindResult
+        self.start_from: str | None = None  # your own model the next run starts from (the Model page's choice)
         self.options: dict = {}  # extra keyword arguments for find_lr (e.g. num_it)
         self.results: dict[int, object] = {}
         self._live: tuple[list, list] = ([], [])
@@ -215,6 +217,9 @@ class LrPage(UsesTrainingProcess, Page):
             button.setText(f"{name}  {format_lr(rates[name])}" if name in rates else name)
 
     # -- running the finder -------------------------------------------------------
+    def _find(self, spec, config, stage, trained, options, reporter):
+        return lr_find_task(spec, config, stage, trained, options, reporter, start_from=self.start_from)
+
     def run_finder(self) -> None:
         if self._slot.is_running() or self.state.dataset is None:
             return
