@@ -8,21 +8,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
-STEP_S = 300
+sys.path.insert(0, str(Path(__file__).parent))
+from window_workflow import wait as _run_until  # noqa: E402  (the same event-loop wait)
 
 
 def wait(done, what: str) -> None:
-    from PySide6.QtCore import QEventLoop
-
-    deadline = time.monotonic() + STEP_S
-    loop = QEventLoop()
-    while not done():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    _run_until(None, done, what)
 
 
 def main(data: str, project: str, info: str, epochs: str) -> None:
