@@ -3,6 +3,7 @@ workflow on the demo set, the event loop's p99 and longest gap while each job ru
 time from Start to the first stage. Runs tests/qt/window_workflow.py in a fresh process.
 
     .venv/bin/python bench/bench_window.py [DATASET]
+    TLSTUDIO_WORKFLOW_BS=64 TLSTUDIO_WORKFLOW_STEP_S=2400 .venv/bin/python bench/bench_window.py 70k-folder
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, str(REPO / "tests" / "qt" / "window_workflow.py"), data, out],
-                              capture_output=True, text=True, env=env, timeout=3600)
+                              capture_output=True, text=True, env=env, timeout=3 * 3600)
         wall = time.perf_counter() - t0
     if done.returncode != 0:
         sys.exit(done.stderr[-3000:])
