@@ -34,14 +34,17 @@ def test_a_failed_export_keeps_the_model_in_the_data_folder(trained_result, tmp_
     from tlstudio.commands.export import export_trained
     from tlstudio.core.delivery.export import load_model
     from tlstudio.core.delivery.target import models_folder
+    from tlstudio.core.jobs import held
+    from tlstudio.core.jobs.training import trained_model
 
     monkeypatch.setenv("TLSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    trained = trained_model(trained_result, held.hold(trained_result))  # as `train` holds its run
     notes = []
     reporter = ConsoleReporter(live=False)
     monkeypatch.setattr(reporter, "note", notes.append)
     blocker = tmp_path / "gone"
     blocker.write_text("")  # the folder became a file while training ran
-    assert export_trained(trained_result, blocker / "model.onnx", force=False, reporter=reporter) == 1
+    assert export_trained(trained, blocker / "model.onnx", force=False, reporter=reporter) == 1
     kept = list(models_folder().glob("*.tlsmodel"))
     assert len(kept) == 1 and kept[0].name.startswith(f"{trained_result.spec.root.stem}-mobilenet_v2-")
     assert any("Export to" in n and "failed" in n and "gone is not a folder" in n for n in notes)

@@ -118,6 +118,30 @@ def test_ctrl_c_keeps_the_best_completed_epoch_and_still_exports(tiny_spec, tmp_
     assert model.is_file() and json.loads(model.with_name(model.name + ".json").read_text())["verification"]["verified"]
 
 
+def test_train_runs_the_windows_train_job_and_holds_its_model(tiny_spec, tmp_path, capsys, monkeypatch):
+    """`tlstudio train` is the window's TrainJob run here: its model is held as the engine holds
+    the window's, into a project it says where the run was saved, and `--export` exports the
+    held model with the window's ExportJob."""
+    from tlstudio.cli import main
+    from tlstudio.core.delivery.export import load_model
+    from tlstudio.core.jobs import delivery, held
+
+    exported = []
+    real = delivery.ExportJob.__call__
+    monkeypatch.setattr(delivery.ExportJob, "__call__", lambda job, r: exported.append(job.model_id) or real(job, r))
+    held.release()
+    project, model = tmp_path / "cli.tlsproject", tmp_path / "cli.tlsmodel"
+    args = ["train", str(tiny_spec.root), *TINY, "--freeze-epochs", "1", "--epochs", "0", "--project", str(project),
+            "--export", str(model)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    [(model_id, result)] = held.items()
+    assert result.spec.root == tiny_spec.root and result.kept_epoch == 0 and result.history[0].stage == 1
+    assert exported == [model_id]
+    assert f"Run 001 saved in {project / 'runs' / '001'}" in err and "Model (epoch 1) exported and verified" in err
+    assert load_model(model).classes == tiny_spec.classes
+
+
 def test_user_errors_are_one_line_without_traceback(tmp_path):
     run = tlstudio("train", tmp_path / "no-such-folder")
     assert run.returncode == 2

@@ -69,29 +69,39 @@ def _print_report(report, reporter) -> int:
     return 0 if report.verified else 1
 
 
-def export_trained(result, path, *, force: bool, reporter) -> int:
-    """`train --export`: export the run's model; if that fails, keep it as a
-    .tlsmodel in the app's data folder and say where, so the run is not lost."""
+def export_trained(trained, path, *, force: bool, reporter) -> int:
+    """`train --export`: export the held model `trained` (a `jobs.training.TrainedModel`) with
+    the window's `ExportJob`; if that fails, keep it as a .tlsmodel in the app's data folder and
+    say where, so the run is not lost."""
     from datetime import datetime
 
-    from tlstudio.core.delivery.export import export_model
     from tlstudio.core.delivery.target import models_folder
     from tlstudio.core.errors import UserFacingError
+    from tlstudio.core.jobs.delivery import ExportJob
+    from tlstudio.core.jobs.host import run_here
 
     # A Ctrl-C that stopped training asked for exactly this export: it must not cancel it too
     # (a second Ctrl-C still aborts, with the staging folder cleaned up).
-    kwargs = dict(spec=result.spec, config=result.config, metrics=result.final_metrics, reporter=_Uncancelled(reporter))
+    uncancelled = _Uncancelled(reporter)
+
+    def export(to: Path, overwrite: bool):
+        report = run_here(ExportJob(trained.model.id, to, spec=trained.spec, config=trained.config,
+                                    metrics=trained.final_metrics, overwrite=overwrite), uncancelled)
+        if isinstance(report, Exception):  # the target cannot be written: the job hands the reason back
+            raise report
+        return report
+
     try:
-        report = export_model(result.learn, path, overwrite=force, **kwargs)
+        report = export(Path(path), force)
     except (UserFacingError, OSError) as exc:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        keep = models_folder() / f"{Path(result.spec.root).stem}-{result.config.arch}-{stamp}.tlsmodel"
+        keep = models_folder() / f"{Path(trained.spec.root).stem}-{trained.config.arch}-{stamp}.tlsmodel"
         reporter.note(f"Export to {path} failed: {exc}")
-        report = export_model(result.learn, keep, **kwargs)
+        report = export(keep, False)
         reporter.note(f"The trained model was saved instead as {keep} ({report.message}); "
                       f"convert it with `tlstudio export {keep} FILE`")
         return 1
-    reporter.note(f"Model (epoch {result.kept_epoch + 1}) {report.message}")  # numbered as the epoch table shows it
+    reporter.note(f"Model (epoch {trained.kept_epoch + 1}) {report.message}")  # numbered as the epoch table shows it
     for f in (report.path, report.sidecar, *report.extra_files):
         reporter.note(f"  {f}")
     return 0 if report.verified else 1

@@ -27,24 +27,16 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
-    from tlstudio.commands.train import EXIT_CANCELLED, saved_note
+    from tlstudio.commands.train import EXIT_CANCELLED, finish
+    from tlstudio.core.jobs.host import run_here
+    from tlstudio.core.jobs.project import ProjectResume
+    from tlstudio.core.jobs.training import TrainJob
     from tlstudio.core.project.layout import project_dir
 
     reporter = ConsoleReporter()
-    root = project_dir(args.project)
-    from tlstudio.core.project.train_run import resume_in_project  # fastai loads once the command line is good
-
-    with cancel_on_sigint(reporter):
-        trained = resume_in_project(root, reporter, data=args.data, number=args.run_number)
-    result = trained.result
-    reporter.note(result.message)
-    reporter.note(saved_note(trained.outcome))
-    status = {"completed": 0, "cancelled": EXIT_CANCELLED}.get(result.status, 1)
-    if args.export:
-        if result.kept_epoch is None:
-            reporter.note(f"Not exported: no epoch completed, so {args.export} would hold an untrained model")
-        else:
-            from tlstudio.commands.export import export_trained
-
-            status = max(status, export_trained(result, args.export, force=args.force, reporter=reporter))
-    return status
+    root = project_dir(args.project)  # fastai loads inside the job, once the folder is known to be a project
+    with cancel_on_sigint(reporter):  # the spec and config are the run's own, from its folder
+        trained = run_here(TrainJob(None, None, ProjectResume(str(root), args.run_number, args.data)), reporter)
+    if trained is None:
+        return EXIT_CANCELLED
+    return finish(trained, args, reporter)

@@ -12,6 +12,8 @@ can continue it; `--from MODEL` starts from your own model's body.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+from pathlib import Path
 
 from tlstudio.commands.console import ConsoleReporter
 from tlstudio.core.config import AUGMENT_PRESETS, TrainConfig
@@ -107,8 +109,6 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args) -> TrainConfig:
-    from pathlib import Path
-
     augment = AUGMENT_PRESETS[args.augment].with_(size=args.size)
     changes = dict(
         arch=args.arch,
@@ -200,7 +200,6 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from tlstudio.commands.console import cancel_on_sigint
-    from tlstudio.core.training import distributed
 
     reporter = _reporter()
     spec = load_dataset(args, reporter)
@@ -215,40 +214,69 @@ def run(args) -> int:
         from tlstudio.commands.export import check_export_target
 
         check_export_target(args.export, config, force=args.force)  # before training, not after
-    from tlstudio.core.training import run as training  # fastai loads only once the input is known to be good
+    from tlstudio.core.jobs.host import run_here  # fastai loads inside the job, once the input is known to be good
+    from tlstudio.core.jobs.training import TrainJob
+
+    target = CommandLineRun(start, args.lr == "auto", project.root if project is not None else None,
+                            scan_settings(args))
     with cancel_on_sigint(reporter):
-        if start is None:
-            learn = training.prepare_learner(spec, config, reporter)
-        else:
-            from tlstudio.core.project.starting_model import learner_from_model
+        trained = run_here(TrainJob(spec, config, target), reporter)  # the window's job, here
+    if trained is None:
+        return EXIT_CANCELLED
+    return finish(trained, args, reporter)
 
-            learn = learner_from_model(spec, config, start, reporter)
-        if args.lr == "auto":
-            config = distributed.from_rank0(lambda: _auto_lr(spec, learn, config, reporter), learn)
-            if config is None:
-                return EXIT_CANCELLED
-        if project is not None:
-            from tlstudio.core.project.train_run import train_in_project
 
-            trained = train_in_project(project.root, spec, config, reporter, scan=scan_settings(args), start=start,
-                                       learn=learn)
-            result = trained.result
-        else:
-            result = training.run(spec, config, reporter, learn=learn)
-    reporter.note(result.message)
-    if project is not None:
-        reporter.note(saved_note(trained.outcome))
-    status = {"completed": 0, "cancelled": EXIT_CANCELLED}.get(result.status, 1)
+def finish(trained, args, reporter) -> int:
+    """After `train` or `resume`: say how the run ended (and where a project keeps it), then
+    `--export` it. The exit status: 0 completed, 130 cancelled, 1 failed or not verified."""
+    from tlstudio.core.training import distributed
+
+    reporter.note(trained.message)
+    if trained.saved is not None:
+        reporter.note(saved_note(trained.saved))
+    status = {"completed": 0, "cancelled": EXIT_CANCELLED}.get(trained.status, 1)
     distributed.teardown()
     if args.export and distributed.is_rank0():
-        if result.kept_epoch is None:
+        if trained.kept_epoch is None:
             reporter.note(f"Not exported: no epoch completed, so {args.export} would hold an untrained model")
         else:
             from tlstudio.commands.export import export_trained
 
             with distributed.solo():
-                status = max(status, export_trained(result, args.export, force=args.force, reporter=reporter))
+                status = max(status, export_trained(trained, args.export, force=args.force, reporter=reporter))
     return status
+
+
+@dataclass(frozen=True)
+class CommandLineRun:
+    """`train`'s `TrainJob` target: the learner (ImageNet's, or `start`'s body with a new head),
+    `--lr auto`'s finder on that same learner, then the run, into the project at `project` when
+    given. None when the finder was cancelled: nothing trained."""
+
+    start: object | None  # project.starting_model.StartingModel
+    auto_lr: bool
+    project: Path | None
+    scan: object  # project.dataset_ref.ScanSettings
+
+    def __call__(self, spec, config, reporter):
+        from tlstudio.core.training import distributed
+        from tlstudio.core.training import run as training
+
+        if self.start is None:
+            learn = training.prepare_learner(spec, config, reporter)
+        else:
+            from tlstudio.core.project.starting_model import learner_from_model
+
+            learn = learner_from_model(spec, config, self.start, reporter)
+        if self.auto_lr:
+            config = distributed.from_rank0(lambda: _auto_lr(spec, learn, config, reporter), learn)
+            if config is None:
+                return None
+        if self.project is None:
+            return training.run(spec, config, reporter, learn=learn)
+        from tlstudio.core.project.train_run import train_in_project
+
+        return train_in_project(self.project, spec, config, reporter, scan=self.scan, start=self.start, learn=learn)
 
 
 def scan_settings(args):

@@ -3,7 +3,8 @@ open project, bring a finished run back (its model held, its history and evaluat
 save the held model, trained outside any project, as a new run of one.
 
 `ProjectTrain` and `ProjectResume` are `TrainJob` targets (`target(spec, config, reporter)`),
-so a run into a project is held and handed to the window exactly as any other run is.
+so a run into a project is held and handed to the window (or the CLI) exactly as any other
+run is, with where it was saved.
 """
 from __future__ import annotations
 
@@ -31,22 +32,23 @@ class ProjectTrain:
         from tlstudio.core.project.train_run import train_in_project
 
         start = starting_model(self.start_from) if self.start_from else None
-        return train_in_project(self.root, spec, config_for(config, start), reporter, scan=self.scan,
-                                start=start).result
+        return train_in_project(self.root, spec, config_for(config, start), reporter, scan=self.scan, start=start)
 
 
 @dataclass(frozen=True)
 class ProjectResume:
     """Continue run `number` (None: the last unfinished one) of the project at `root` from its
-    last completed epoch; the window's spec and config are those the run started with."""
+    last completed epoch, with the spec and config the run started with (the job's own are not
+    used); `data`: the dataset's new location, when it moved."""
 
     root: str
     number: int | None = None
+    data: str | None = None
 
     def __call__(self, spec, config, reporter):
         from tlstudio.core.project.train_run import resume_in_project
 
-        return resume_in_project(self.root, reporter, number=self.number).result
+        return resume_in_project(self.root, reporter, data=self.data, number=self.number)
 
 
 @dataclass(frozen=True)

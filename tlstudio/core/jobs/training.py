@@ -23,6 +23,7 @@ class TrainedModel:
     status: str = "completed"  # "completed" | "cancelled" | "failed"
     kept_epoch: int | None = None
     message: str = ""
+    saved: object | None = None  # project.train_run.RunOutcome when the run went into a project
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -42,9 +43,9 @@ def model_ref(learn, model_id: str) -> ModelRef:
                     n_layer_groups(learn), frozen, getattr(learn, "weights_origin", ""))
 
 
-def trained_model(result, model_id: str) -> TrainedModel:
+def trained_model(result, model_id: str, saved=None) -> TrainedModel:
     return TrainedModel(model_ref(result.learn, model_id), result.spec, result.config, list(result.history),
-                        result.status, result.kept_epoch, result.message)
+                        result.status, result.kept_epoch, result.message, saved)
 
 
 def _train(spec, config, reporter):
@@ -71,10 +72,13 @@ class StartFromModel:
 
 @dataclass(frozen=True)
 class TrainJob:
-    """`training.run`; `target(spec, config, reporter)` may replace it (picklable)."""
+    """`training.run`; `target(spec, config, reporter)` may replace it (picklable for the engine
+    process). A target returns a `TrainResult`, a run into a project (its `result` and `outcome`,
+    the outcome handed back as `saved`), or anything else, handed back as it is (None: nothing
+    trained). `spec` and `config` may be None for a target that reads its own (a resume)."""
 
-    spec: DatasetSpec
-    config: TrainConfig
+    spec: DatasetSpec | None
+    config: TrainConfig | None
     target: Callable | None = None
 
     def __call__(self, reporter):
@@ -82,11 +86,13 @@ class TrainJob:
 
         recorder = HistoryRecorder(reporter)  # the batch losses, should the run be saved into a project later
         result = (self.target or _train)(self.spec, self.config, recorder)
+        saved = getattr(result, "outcome", None)
+        result = getattr(result, "result", result)
         if result is None or not hasattr(result, "learn"):
             return result
         if getattr(result, "batches", None) is None:  # a run into a project kept its own
             result = dataclasses.replace(result, batches=recorder.batches())
-        return trained_model(result, held.hold(result, "trained"))  # one at a time: the last one goes
+        return trained_model(result, held.hold(result, "trained"), saved)  # one at a time: the last one goes
 
 
 def copy_of_trained(model_id: str, spec, config):
