@@ -167,6 +167,17 @@ def test_lr_find_prints_four_suggestions_and_plots(tiny_spec, tmp_path, capsys):
     assert plot.is_file() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_lr_find_stage_2_probes_the_depth_asked_for(tiny_spec, capsys):
+    """`lr-find --unfreeze N` is the window's LrFindJob for stage 2 at that depth, run here."""
+    from tlstudio.cli import main
+
+    assert main(["lr-find", str(tiny_spec.root), *TINY, "--num-it", "12", "--unfreeze", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("LR finder (stage 2: last 2 layer groups unfrozen): ")
+    assert main(["lr-find", str(tiny_spec.root), *TINY, "--num-it", "12", "--unfreeze", "all"]) == 0
+    assert capsys.readouterr().out.startswith("LR finder (stage 2: all layer groups unfrozen): ")
+
+
 def test_first_ctrl_c_sets_the_cancel_flag_second_aborts(capsys):
     from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint
 

@@ -30,7 +30,8 @@ def run(args) -> int:
     from tlstudio.commands.console import ConsoleReporter, cancel_on_sigint, quiet_library_warnings
 
     quiet_library_warnings()
-    from tlstudio.core.training.lr_find import find_lr
+    from tlstudio.core.jobs.host import run_here
+    from tlstudio.core.jobs.training import LrFindJob
 
     if args.num_it < 6:
         from tlstudio.cli import UserError
@@ -42,8 +43,8 @@ def run(args) -> int:
     depth = None if stage == 1 else _depth(args, spec, reporter)
     args.unfreeze = None if stage == 1 else depth
     config = config_from_args(args)
-    with cancel_on_sigint(reporter, "the LR finder"):
-        result = find_lr(spec, config, unfreeze_depth=depth, stage=stage, reporter=reporter, num_it=args.num_it)
+    with cancel_on_sigint(reporter, "the LR finder"):  # the window's job, here; config holds the depth
+        result = run_here(LrFindJob(spec, config, stage, {"num_it": args.num_it}), reporter)
     reporter.line(format_result(result))
     if args.plot:
         path = save_plot(result, args.plot)
