@@ -83,7 +83,9 @@ class DoctorConsole(ConsoleReporter):
 
 def run(args) -> int:
     from tlstudio.core.dataset.scan import scan
-    from tlstudio.core.doctor import DoctorConfig, FeatureConfig, run_doctor
+    from tlstudio.core.doctor import DoctorConfig, FeatureConfig
+    from tlstudio.core.jobs.data import DoctorJob
+    from tlstudio.core.jobs.host import run_here
 
     reporter = DoctorConsole()
     if args.undo:
@@ -103,7 +105,7 @@ def run(args) -> int:
                           feature=FeatureConfig(arch=args.arch, size=args.size, device=args.device,
                                                 image_cache=args.image_cache))
     with cancel_on_sigint(reporter, "the doctor"):
-        report = run_doctor(spec, reporter, config)
+        report = run_here(DoctorJob(spec, config), reporter)  # the Data page's job, here
     for note in report.notes:
         reporter.note(f"warning: {note}")
     text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else format_report(report, spec)
