@@ -18,7 +18,7 @@ def spec_with(per_class: int, classes=("a", "b")) -> DatasetSpec:
 
 def test_fewer_images_per_class_train_fewer_groups():
     small, medium, large = (recommend_depth(spec_with(n), 5) for n in (40, 200, 800))
-    assert (small.value, medium.value, large.value) == (2, 3, 5)
+    assert (small.value, medium.value, large.value) == (2, 2, 5)  # measured: docs/benchmarks.md, the depth round
     assert "40 training images per class is small" in small.reason and "unlike everyday photos" in small.reason
     assert "every group" in large.reason
     assert recommend_depth(spec_with(10), 1).value == 1
@@ -26,12 +26,12 @@ def test_fewer_images_per_class_train_fewer_groups():
 
 def test_the_heads_accuracy_and_a_gpu_move_the_depth():
     medium = spec_with(200)
-    assert recommend_depth(medium, 5).value == 3
-    assert recommend_depth(medium, 5, on_gpu=True).value == 4
+    assert recommend_depth(medium, 5).value == 2
+    assert recommend_depth(medium, 5, on_gpu=True).value == 3
     poor = recommend_depth(medium, 5, head_accuracy=0.4)
-    assert poor.value == 4 and "separate the classes poorly (head accuracy 0.40)" in poor.reason
+    assert poor.value == 3 and "separate the classes poorly (head accuracy 0.40)" in poor.reason
     well = recommend_depth(medium, 5, head_accuracy=0.95)
-    assert well.value == 3 and "separate the classes well" in well.reason
+    assert well.value == 2 and "separate the classes well" in well.reason
     assert recommend_depth(spec_with(800), 5, head_accuracy=0.4).value == 5  # never more than every group
     assert recommend_depth(spec_with(40), 1, head_accuracy=0.4).value == 1
 
