@@ -44,16 +44,24 @@ class LoopGaps:
 
 def wait(app, done, what: str, gaps: LoopGaps | None = None) -> None:
     """Run the event loop (as `exec` would, so the timer measures real gaps) until `done()`."""
-    from PySide6.QtCore import QEventLoop
+    from PySide6.QtCore import QEventLoop, QTimer
 
     if gaps is not None:
         gaps.step, gaps._last = what, time.perf_counter()
     deadline = time.monotonic() + STEP_S
     loop = QEventLoop()
-    while not done():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    # processEvents(flags, maxTime) ignores WaitForMoreEvents and returns at once: looping on
+    # it spun a whole core, taken from the engine process it waits for. Without maxTime it
+    # sleeps until an event; this timer wakes it at least every 50 ms to look at the deadline.
+    awake = QTimer(interval=50)
+    awake.start()
+    try:
+        while not done():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out waiting for {what}")
+            loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    finally:
+        awake.stop()
     if gaps is not None:
         gaps.step = None
 
