@@ -16,6 +16,7 @@ from tlstudio.core.dataset import edit_store
 from tlstudio.core.config import AugmentConfig, TrainConfig
 from tlstudio.core.dataset.edits import DatasetEdits
 from tlstudio.core.errors import UserFacingError
+from tlstudio.qt.long_lived import keep_out_of_gc
 from tlstudio.qt.project_state import ProjectState
 
 
@@ -60,6 +61,7 @@ class AppState(QObject):
         self.set_training(None)
         self.dataset_changed.emit(spec)
         self.edits_changed.emit(self.edits)
+        keep_out_of_gc(len(spec) if spec is not None else 0)  # the pages hold it now
 
     # -- the edit list --------------------------------------------------------
     def training_spec(self):
@@ -151,6 +153,8 @@ class AppState(QObject):
         self.stored_evaluation = evaluation if result is not None else None
         self._update_stale()
         self.training_changed.emit(result)
+        if result is not None and self.dataset is not None:
+            keep_out_of_gc(len(self.dataset))  # its copy of the spec, its history
 
     def navigate(self, key: str) -> None:
         self.navigate_requested.emit(key)
