@@ -135,10 +135,7 @@ class TaskSlot(QObject):
         return task
 
     def is_running(self) -> bool:
-        """Until the task's last signal has reached this thread: its thread may end before its
-        result is delivered, and a page that read "not running" then still showed the job
-        running and held the previous result (a dataset, a prediction) for a moment."""
-        return self.task is not None
+        return self.task is not None and self.task.isRunning()
 
     def cancel(self) -> None:
         old = self.task
