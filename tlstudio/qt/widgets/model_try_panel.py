@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -71,6 +72,10 @@ class ModelTryPanel(QGroupBox):
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setVisible(False)
+        # It takes the room the buttons leave and asks for none: at its natural ~100 px it
+        # widened the panel, and so the whole Export page past 1024 px, while predicting.
+        self.progress.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.progress.setMinimumWidth(24)
 
         # The button under the name, not beside it: at 1024 px the panel has no width for both.
         model_row = QVBoxLayout()
