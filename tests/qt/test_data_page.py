@@ -147,3 +147,19 @@ def test_split_folders_hide_the_random_split_controls(main_window, qtbot, datase
     with qtbot.waitSignal(main_window.state.dataset_changed, timeout=15_000):
         main_window.open_dataset(dataset_factory("split-folders"))
     assert not main_window.data_page.split_controls.isVisibleTo(main_window.data_page)
+
+
+def test_a_scan_counts_as_running_until_its_dataset_is_in_the_state(main_window, qtbot, dataset_factory):
+    # The scan's thread ends before its result reaches the GUI thread. A caller that
+    # waits for "not scanning" must then find the new dataset, not the old one.
+    page = main_window.data_page
+    first, second = dataset_factory("class-folders"), dataset_factory("split-folders")
+    main_window.open_dataset(first)
+    qtbot.waitUntil(lambda: not page.is_scanning(), timeout=15_000)
+    assert main_window.state.dataset.root == first
+    main_window.open_dataset(second)
+    task = page.loader._slot.task
+    assert task.wait(15_000)  # the thread is done; no event has been handled since
+    assert page.is_scanning() and main_window.state.dataset.root == first
+    qtbot.waitUntil(lambda: not page.is_scanning(), timeout=15_000)
+    assert main_window.state.dataset.root == second

@@ -53,7 +53,9 @@ class DatasetLoader(QObject):
         )
 
     def is_running(self) -> bool:
-        return self._slot.is_running()
+        """True until the scan's outcome has been delivered: once it reads False,
+        `state.dataset` is the new dataset (or the scan failed or was cancelled)."""
+        return not self._slot.is_settled()
 
     def cancel(self) -> None:
         """Stop the scan; `cancelled` follows once the worker has noticed."""

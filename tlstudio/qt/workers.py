@@ -135,7 +135,17 @@ class TaskSlot(QObject):
         return task
 
     def is_running(self) -> bool:
+        """The task's thread is still working (its final signal may still be on the way)."""
         return self.task is not None and self.task.isRunning()
+
+    def is_settled(self) -> bool:
+        """No task, or its final signal has been handled on the GUI thread.
+
+        Stricter than `not is_running()`: the thread ends before its result
+        reaches the GUI thread. A handler of that very result still reads
+        unsettled, so code asked from inside one (the window closing after a
+        save) must use `is_running`."""
+        return self.task is None
 
     def cancel(self) -> None:
         old = self.task
