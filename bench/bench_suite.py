@@ -2,7 +2,8 @@
 
 Each commit is cloned into a temporary folder and its whole suite runs there
 with this checkout's `.venv` (a superset of what either needs), headless, one
-after the other. The suites differ in size, so besides the totals the table
+after the other. Each test's time is written as it ends (suite_timer_plugin),
+so a suite that deadlocks is stopped, the test named, and the rest run. The suites differ in size, so besides the totals the table
 compares the tests both commits have, by their own recorded durations.
 
     .venv/bin/python bench/bench_suite.py                 # 415d71d against HEAD
@@ -11,18 +12,20 @@ compares the tests both commits have, by their own recorded durations.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # The last commit before the engine process (the same "before" as the window benchmark).
 BEFORE = "415d71d"
+HANG_S = 420  # no test ended for this long: hung (pytest's own per-test timeout is 300 s)
 
 
 @dataclass
@@ -33,22 +36,27 @@ class SuiteRun:
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at start and end
     outcomes: dict[str, str] = field(default_factory=dict)  # test id -> passed / failed / skipped
     durations: dict[str, float] = field(default_factory=dict)  # test id -> s (setup + call + teardown)
+    hung: list[str] = field(default_factory=list)  # tests stopped after HANG_S without an end
+    restarts: int = 0
 
     def count(self, outcome: str) -> int:
         return sum(1 for o in self.outcomes.values() if o == outcome)
 
 
-def read_junit(path: Path, run: SuiteRun) -> None:
-    for case in ET.parse(path).getroot().iter("testcase"):
-        test_id = f"{case.get('classname')}::{case.get('name')}"
-        outcome = "passed"
-        for child in case:
-            if child.tag in ("failure", "error"):
-                outcome = "failed"
-            elif child.tag == "skipped" and outcome == "passed":
-                outcome = "skipped"
-        run.outcomes[test_id] = outcome
-        run.durations[test_id] = run.durations.get(test_id, 0.0) + float(case.get("time") or 0.0)
+def read_times(path: Path, run: SuiteRun) -> str | None:
+    """Fold the plugin's records into `run`; the test that started last and has not ended, if any."""
+    last_started = None
+    if path.exists():
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if "started" in record:
+                last_started = record["started"]
+            else:
+                run.outcomes[record["test"]] = record["outcome"]
+                run.durations[record["test"]] = record["s"]
+                if record["test"] == last_started:
+                    last_started = None
+    return last_started
 
 
 def run_suite(ref: str, python: Path, work: Path, limit_s: int) -> SuiteRun:
@@ -58,19 +66,43 @@ def run_suite(ref: str, python: Path, work: Path, limit_s: int) -> SuiteRun:
     commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], check=True,
                             capture_output=True, text=True).stdout.strip()
     run = SuiteRun(ref, commit)
-    junit = work / f"{commit}.xml"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(clone)}
+    times = work / f"{commit}.jsonl"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": f"{clone}{os.pathsep}{REPO / 'bench'}",
+           "TLSTUDIO_SUITE_TIMES": str(times)}
     run.load = (os.getloadavg()[0], 0.0)
     start = time.perf_counter()
     with open(work / f"{commit}.log", "w") as log:
-        subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"],
-                       cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=limit_s)
+        while True:
+            # A hung test (a deadlock ignores pytest's own timeout) is stopped and the suite goes on
+            # without it and without the tests already run; the restart pays the session fixtures again.
+            skip = [f"--deselect={t}" for t in [*run.durations, *run.hung]]
+            proc = subprocess.Popen([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                     "-p", "suite_timer_plugin", *skip], cwd=clone, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            hung = watch(proc, times, start, limit_s)
+            read_times(times, run)
+            if hung is None:
+                break
+            run.hung.append(hung)
+            run.restarts += 1
+            print(f"{ref}: {hung} hung; going on without it", flush=True)
     run.wall_s = time.perf_counter() - start
     run.load = (run.load[0], os.getloadavg()[0])
-    read_junit(junit, run)
     print(f"{ref} ({commit}): {run.wall_s / 60:.1f} min, {len(run.outcomes)} tests, log {work / (commit + '.log')}",
           flush=True)
     return run
+
+
+def watch(proc: subprocess.Popen, times: Path, start: float, limit_s: int) -> str | None:
+    """Wait for `proc`; stop it and name the running test when no test has ended for HANG_S."""
+    while proc.poll() is None:
+        time.sleep(5)
+        quiet = time.time() - (times.stat().st_mtime if times.exists() else time.time())
+        if quiet > HANG_S or time.perf_counter() - start > limit_s:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return read_times(times, SuiteRun("", "")) or "(between tests)"
+    return None
 
 
 def table(before: SuiteRun, after: SuiteRun) -> str:
@@ -91,6 +123,7 @@ def table(before: SuiteRun, after: SuiteRun) -> str:
         ("mean time a test, whole suite", f"{b_total / len(before.durations):.2f} s",
          f"{a_total / len(after.durations):.2f} s",
          f"{(a_total / len(after.durations)) / (b_total / len(before.durations)):.2f}"),
+        ("tests stopped as hung (the suite went on without them)", *(", ".join(r.hung) or "none" for r in (before, after)), ""),
         ("load average, start / end", *(f"{r.load[0]:.1f} / {r.load[1]:.1f}" for r in (before, after)), ""),
     ]
     lines = ["| | before | after | after / before |", "|---|---|---|---|"]

@@ -67,10 +67,6 @@ def drop(widget, paths) -> bool:
     return event.isAccepted()
 
 
-def wait_done(qtbot, page, timeout=60_000):
-    qtbot.waitUntil(lambda: not page.slot.is_running(), timeout=timeout)
-
-
 def wait_result(qtbot, page, previous=None, timeout=60_000):
     qtbot.waitUntil(lambda: page.result is not None and page.result is not previous and not page.slot.is_running(), timeout=timeout)
     return page.result
