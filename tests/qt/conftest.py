@@ -9,6 +9,16 @@ import train_targets
 from fixtures_shell import make_dataset
 
 
+@pytest.fixture(autouse=True)
+def collection_back_to_normal():
+    """A window moves cyclic garbage collection onto its GUI thread's timer; the tests after this
+    one may run no event loop to drive it, so each test ends with Python's own collection back."""
+    yield
+    from tlstudio.qt.gui_thread_gc import collect_anywhere_again
+
+    collect_anywhere_again()
+
+
 @pytest.fixture
 def state(qtbot):
     from tlstudio.qt.app_state import AppState

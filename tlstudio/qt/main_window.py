@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QMainWi
 from tlstudio.core.printable import printable
 from tlstudio.qt import settings
 from tlstudio.qt.app_state import AppState
+from tlstudio.qt.gui_thread_gc import collect_on_gui_thread
 from tlstudio.qt.help_menu import add_help_menu
 from tlstudio.qt.pages.base import Page, PageHost
 from tlstudio.qt.project_controller import ProjectController
@@ -67,6 +68,7 @@ def dropped_path(mime) -> Path | None:
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState | None = None):
         super().__init__()
+        collect_on_gui_thread()
         self.state = state or AppState(self)
         self.setWindowTitle("TL Studio")
         self.setAcceptDrops(True)
