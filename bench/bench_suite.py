@@ -94,10 +94,11 @@ def run_suite(ref: str, python: Path, work: Path, limit_s: int) -> SuiteRun:
 
 
 def watch(proc: subprocess.Popen, times: Path, start: float, limit_s: int) -> str | None:
-    """Wait for `proc`; stop it and name the running test when no test has ended for HANG_S."""
+    """Wait for `proc`; stop it and name the running test when no test has started or ended for HANG_S."""
+    launched = time.time()
     while proc.poll() is None:
         time.sleep(5)
-        quiet = time.time() - (times.stat().st_mtime if times.exists() else time.time())
+        quiet = time.time() - max(launched, times.stat().st_mtime if times.exists() else launched)
         if quiet > HANG_S or time.perf_counter() - start > limit_s:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

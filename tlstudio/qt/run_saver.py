@@ -25,9 +25,12 @@ class RunSaver(QObject):
         self.state = controller.state
         self.slot = TaskSlot(self)
         self._close_when_saved = False
+        # Not the slot's thread: the outcome's handler may run before that thread has ended, and
+        # the close it makes must find the save over (a window that never closed, seen in a test).
+        self._saving = False
 
     def is_saving(self) -> bool:
-        return self.slot.is_running()
+        return self._saving
 
     def saved_now(self, what: str) -> bool:
         """Save; True once nothing is left to lose. While the model is still being written,
@@ -45,6 +48,7 @@ class RunSaver(QObject):
 
     def cancel(self) -> None:
         self.slot.cancel()
+        self._saving = False
 
     def _model_to_save(self):
         c = self.controller
@@ -62,9 +66,11 @@ class RunSaver(QObject):
         project = self.controller.projects.project
         job = SaveRunJob(str(project.root), trained.model.id, self._evaluation_of(trained))
         self.state.status_message.emit(f"Saving the trained model into project {printable(project.name)}…")
+        self._saving = True
         self.slot.start(engine_task(job), name="save-run",
                         on_success=lambda saved: self._saved(project.root, trained, saved),
-                        on_failure=lambda message: self._not_saved(project.root, message))
+                        on_failure=lambda message: self._not_saved(project.root, message),
+                        on_cancel=lambda: self._not_saved(project.root, "cancelled"))
 
     def _evaluation_of(self, trained):
         """The window's evaluation of `trained` on the validation split, if it has one."""
@@ -75,6 +81,7 @@ class RunSaver(QObject):
         return None
 
     def _saved(self, root, trained, saved) -> None:
+        self._saving = False
         c = self.controller
         project = c.projects.project
         if project is not None and Path(project.root) == Path(root) and self.state.training is trained:
@@ -87,6 +94,7 @@ class RunSaver(QObject):
             c.window.close()
 
     def _not_saved(self, root, message: str) -> None:
+        self._saving = False
         stays = "; the window stays open" if self._close_when_saved else ""
         self._close_when_saved = False
         self.state.status_message.emit(f"The trained model was not saved into project {root}: {message}{stays}")
