@@ -143,8 +143,8 @@ class TaskSlot(QObject):
 
         Stricter than `not is_running()`: the thread ends before its result
         reaches the GUI thread. A handler of that very result still reads
-        unsettled, so code asked from inside one (the window closing after a
-        save) must use `is_running`."""
+        unsettled; code asked from inside one keeps its own flag, cleared
+        first thing in the handler (RunSaver)."""
         return self.task is None
 
     def cancel(self) -> None:
