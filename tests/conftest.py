@@ -36,6 +36,15 @@ class _NoNetwork(socket.socket):
         raise OSError(f"tests must not use the network (tried {address!r})")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    """The session's engine process, started by an earlier test, takes this test's environment
+    (its settings, hub cache and data folders) before the test's body runs."""
+    import train_targets
+
+    train_targets.engine_follows_this_test()
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     monkeypatch.setattr(socket, "socket", _NoNetwork)

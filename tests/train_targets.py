@@ -8,6 +8,7 @@ spawned process inherits.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -216,3 +217,24 @@ class BodyCarried:
             "head_out": learn.model[1][-1].out_features,
             "vocab": list(learn.dls.vocab),
         }
+
+
+class Environ:
+    """Makes the engine's environment `values` exactly: the session's engine outlives the test
+    that started it, and each test has its own settings, hub cache and data folders."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = dict(values)
+
+    def __call__(self, reporter) -> None:
+        for name in set(os.environ) - set(self.values):
+            del os.environ[name]
+        os.environ.update(self.values)
+
+
+def engine_follows_this_test() -> None:
+    """The running engine (if any) takes this process's environment as it is now."""
+    engine = sys.modules.get("tlstudio.qt.engine")  # a test that never touched the window has none
+    host = engine.current() if engine is not None else None
+    if host is not None and host.alive():
+        host.run(Environ(dict(os.environ)))

@@ -48,24 +48,38 @@ def main_window(qtbot, state):
     window.deleteLater()
 
 
+@pytest.fixture(autouse=True)
+def session_engine(request, monkeypatch):
+    """The window's engine outlives each test's pages and windows: the Train and LR pages end it
+    when they shut down, as the window's close does, and starting the next one costs 4-5 s. A test
+    that checks that ending asks for `engine_ends_on_close`; the engine follows each test's
+    environment (`train_targets.engine_follows_this_test`, run before every test body)."""
+    if "engine_ends_on_close" in request.fixturenames:
+        return
+    from tlstudio.qt.pages.process_pages import UsesTrainingProcess
+
+    def keep_the_engine(page) -> None:
+        page._closing = True  # no new engine from this page, as on a real close; the session's stays
+
+    monkeypatch.setattr(UsesTrainingProcess, "release_training_process", keep_the_engine)
+
+
+@pytest.fixture
+def engine_ends_on_close():
+    """For a test that checks that a page's shutdown ends the engine process (`session_engine`
+    keeps it otherwise)."""
+
+
 @pytest.fixture
 def engine_env(monkeypatch):
-    """`engine_env(name, value)` sets an environment variable the engine process reads when it
-    starts, and ends the running engine so the next job starts one that sees it. At teardown the
-    engine is ended again, before the variable is restored: a later test must not get an engine
-    that still sees this test's value (a foreign data folder makes its own exports untrusted)."""
-    from tlstudio.qt import engine
-
-    changed = []
+    """`engine_env(name, value)` sets an environment variable in this process and in the
+    running engine (a new one inherits it); the next test's engine follows that test's own."""
 
     def set_env(name: str, value) -> None:
         monkeypatch.setenv(name, str(value))
-        changed.append(name)
-        engine.shutdown()
+        train_targets.engine_follows_this_test()
 
-    yield set_env
-    if changed:
-        engine.shutdown()
+    return set_env
 
 
 _DIALOGS = ("warning", "question", "critical", "information")

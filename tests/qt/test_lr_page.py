@@ -236,7 +236,7 @@ def test_the_empty_plot_says_what_to_do(lr_page):
     assert "Run the LR finder" in lr_page.plot.empty.text()
 
 
-def test_the_finder_runs_in_the_process_the_shown_page_readied(qtbot, lr_page):
+def test_the_finder_runs_in_the_process_the_shown_page_readied(qtbot, lr_page, engine_ends_on_close):
     page = lr_page  # shown, with a dataset
     ready = [c.pid for c in multiprocessing.active_children()]
     assert len(ready) == 1

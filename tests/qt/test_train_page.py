@@ -163,7 +163,7 @@ def test_cancel_mid_stage_keeps_an_exportable_model(qtbot, train_page, tmp_path,
         assert page.table.item(0, 0).font().bold()  # the kept epoch is marked
 
 
-def test_closing_during_training_asks_then_stops_cleanly(qtbot, train_page):
+def test_closing_during_training_asks_then_stops_cleanly(qtbot, train_page, engine_ends_on_close):
     page = train_page
     asked = []
     page.confirm = lambda title, text: asked.append(text) or False
@@ -179,7 +179,7 @@ def test_closing_during_training_asks_then_stops_cleanly(qtbot, train_page):
     assert multiprocessing.active_children() == []  # the training process is gone too
 
 
-def test_the_shown_page_readies_the_process_that_start_then_uses(qtbot, train_page):
+def test_the_shown_page_readies_the_process_that_start_then_uses(qtbot, train_page, engine_ends_on_close):
     page = train_page  # shown, with a dataset
     ready = [c.pid for c in multiprocessing.active_children()]
     assert len(ready) == 1
