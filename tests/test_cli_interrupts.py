@@ -13,9 +13,15 @@ from core.source_digest import digest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _as_from_a_terminal() -> None:
+    # A suite started in the background by a shell (`pytest &`) ignores SIGINT, a child inherits
+    # that, and Python then installs no Ctrl-C handler: the command would never see these signals.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(code: str, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=_as_from_a_terminal)
 
 
 def _wait_for(proc: subprocess.Popen, marker: str, seen: list[str], timeout: float = 400) -> None:

@@ -128,6 +128,7 @@ def test_export_verifies_and_predicts_dropped_images(qtbot, page, trained_result
     assert drop(page.try_panel.drop_zone, [image, corrupt]) == (True, True)
     # While it predicts (its progress bar shown) the page still fits beside the sidebar at 1024 px.
     assert page.try_panel.progress.isVisibleTo(page) and page.minimumSizeHint().width() <= PAGE_WIDTH_AT_1024
+    page.grab().save(str(artifacts_dir / "export-page-predicting.png"))
     qtbot.waitUntil(lambda: page.try_panel.predictions.topLevelItemCount() == 2 and not page.try_panel.slot.is_running(), timeout=60_000)
     (name, prediction, top3), (bad_name, bad_prediction, error) = page.try_panel.predictions.rows()
     assert name == image.name
