@@ -235,6 +235,5 @@ class Environ:
 def engine_follows_this_test() -> None:
     """The running engine (if any) takes this process's environment as it is now."""
     engine = sys.modules.get("tlstudio.qt.engine")  # a test that never touched the window has none
-    host = engine.current() if engine is not None else None
-    if host is not None and host.alive():
-        host.run(Environ(dict(os.environ)))
+    if engine is not None and engine.host().alive():  # host() only makes the object; it starts nothing
+        engine.host().run(Environ(dict(os.environ)))

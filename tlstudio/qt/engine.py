@@ -23,12 +23,6 @@ def host() -> EngineHost:
         return _host
 
 
-def current() -> EngineHost | None:
-    """The host, if one was made; starts nothing."""
-    with _lock:
-        return _host
-
-
 def prestart() -> int | None:
     """Have the engine process running (imports done) before its first job; its pid."""
     return host().start()
